@@ -1,0 +1,42 @@
+# The two commands in README.md, and the few that help contributors.
+#   make serve    install, build both languages with every snippet executed, serve on 127.0.0.1
+#   make test     install and run every test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export NO_MKDOCS_2_WARNING := 1
+
+.PHONY: install build serve test outputs bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# The static site in site/: English at the root, Chinese in site/zh/. Notebooks are executed
+# by mkdocs-jupyter (cached by content in .cache/); warnings fail the build.
+build: install
+	$(BIN)/mkdocs build --strict --quiet -f mkdocs.yml
+	$(BIN)/mkdocs build --strict --quiet -f mkdocs.zh.yml
+
+serve: install
+	$(BIN)/python -m tools.snippets check
+	$(MAKE) build
+	@echo "Serving http://127.0.0.1:$(PORT)/ (English) and http://127.0.0.1:$(PORT)/zh/ (中文); Ctrl-C stops."
+	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory site
+
+test: install
+	$(BIN)/python -m pytest
+
+# Run every snippet and store what it prints in outputs/cpu/ (review the diff, then commit).
+outputs: install
+	$(BIN)/python -m tools.snippets update
+
+bench: install
+	$(BIN)/python -m tools.bench
+
+clean:
+	rm -rf site .cache .pytest_cache

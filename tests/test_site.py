@@ -1,0 +1,87 @@
+"""The built site: every page in both languages, executed notebooks, no outside requests."""
+
+import html
+import json
+import re
+
+import nbformat
+import pytest
+
+from tools.pages import LANGUAGES, pages, snippet_for
+from tools.snippets import output_file, parse_outputs
+
+from conftest import ROOT
+
+PAGES = {lang: [p.relative_to(ROOT / "docs" / lang) for p in pages(lang)] for lang in LANGUAGES}
+CHAPTERS = [p for p in PAGES["en"] if snippet_for(ROOT / "docs" / "en" / p).exists()]
+
+
+def html_of(site, lang, page):
+    url = "" if page.stem == "index" else f"{page.with_suffix('')}/"
+    folder = site if lang == "en" else site / lang
+    return (folder / url / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_page_is_built_and_declares_its_language(site, lang):
+    for page in PAGES[lang]:
+        assert f'<html lang="{lang}"' in html_of(site, lang, page), page
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_language_menu_links_the_same_page_in_each_language(site, lang):
+    for page in PAGES[lang]:
+        page_html = html_of(site, lang, page)
+        for other in LANGUAGES:
+            link = re.search(rf'<a href="([^"]*)" hreflang="{other}"[^>]*class="md-select__link"', page_html)
+            folder = site if lang == "en" else site / lang
+            url = "" if page.stem == "index" else f"{page.with_suffix('')}/"
+            target = (folder / url / link[1]).resolve()
+            expected = (site if other == "en" else site / other) / url
+            assert target == expected.resolve(), f"{lang}/{page}: menu entry {other} goes to {link[1]}"
+
+
+def test_headings_have_the_same_readable_ids_in_both_languages(site):
+    for page in PAGES["en"]:
+        ids = {}
+        for lang in LANGUAGES:
+            ids[lang] = re.findall(r'<h[1-4] id="([^"]+)"', html_of(site, lang, page))
+            assert not [i for i in ids[lang] if re.fullmatch(r"_\d+", i)], f"{lang}/{page}: numbered ids"
+        assert ids["en"] == ids["zh"], f"{page}: heading ids differ between languages"
+
+
+def test_no_request_leaves_the_site(site):
+    """No fonts, scripts, styles or images from another host (links to other sites are fine)."""
+    loads = re.compile(r'<(?:script|img|link|iframe|source)\b[^>]*\b(?:src|href)="(https?:)?//', re.I)
+    for path in site.rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        for tag in loads.finditer(text):
+            snippet = text[tag.start(): tag.start() + 200]
+            assert 'rel="alternate"' in snippet or "<a " in snippet, f"{path}: loads from another host: {snippet}"
+    for path in site.rglob("*.css"):
+        assert not re.search(r"(@import|url\()\s*['\"]?https?:", path.read_text(encoding="utf-8")), path
+
+
+def test_chinese_search_index_is_segmented_into_words(site):
+    index = json.loads((site / "zh" / "search" / "search_index.json").read_text(encoding="utf-8"))
+    assert index["config"]["lang"] == ["zh"]
+    text = " ".join(doc["text"] for doc in index["docs"])
+    words = set(re.split(index["config"]["separator"], text))
+    assert {"缓冲区", "子模块", "参数"} <= words  # whole words, not single characters
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=str)
+def test_chapter_notebook_is_executed_and_downloadable(site, lang, chapter):
+    folder = site if lang == "en" else site / lang
+    notebook = nbformat.read(folder / "downloads" / f"{chapter.stem}.ipynb", as_version=4)
+    nbformat.validate(notebook)
+    snippet = snippet_for(ROOT / "docs" / lang / chapter)
+    code_cells = [c for c in notebook.cells if c.cell_type == "code"]
+    assert len(code_cells) == snippet.read_text(encoding="utf-8").count("[start:")
+    rendered = html.unescape(re.sub(r"<[^>]+>", "", (folder / "notebooks" / chapter.stem / "index.html").read_text(encoding="utf-8")))
+    for section, printed in parse_outputs(output_file(snippet).read_text(encoding="utf-8")).items():
+        assert printed.strip().splitlines()[0] in rendered, f"notebook {lang}/{chapter.stem} lacks the output of {section}"
+    page_html = html_of(site, lang, chapter)
+    assert f'href="../downloads/{chapter.stem}.ipynb"' in page_html
+    assert f'href="../notebooks/{chapter.stem}/"' in page_html

@@ -1,0 +1,64 @@
+"""MkDocs hooks: check each page's includes and turn every chapter into a notebook.
+
+For each chapter page (a page with a snippet file of its name) this writes
+`.cache/notebooks/<lang>/notebooks/<name>.ipynb`, which mkdocs-jupyter executes and
+renders, and a copy under `downloads/` that readers download; a line under the page's
+title links to both.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # MkDocs loads hooks by path
+
+from tools.notebooks import page_to_notebook  # noqa: E402
+from tools.pages import PageError, check_includes, expand, snippet_for  # noqa: E402
+
+NOTEBOOK_LINE = {
+    "en": "Run this chapter yourself: [open it as a notebook](notebooks/{name}.ipynb) "
+    "or [download {name}.ipynb](downloads/{name}.ipynb).",
+    "zh": "想自己运行本章？可以[以 Notebook 形式查看](notebooks/{name}.ipynb)，"
+    "或[下载 {name}.ipynb](downloads/{name}.ipynb)。",
+}
+
+
+def _root(config) -> Path:
+    return Path(config.config_file_path).resolve().parent
+
+
+@event_priority(100)  # before mkdocs-jupyter, so that it takes the notebooks made here
+def on_files(files, config):
+    root, lang = _root(config), config.theme["language"]
+    out_dir = root / ".cache" / "notebooks" / lang
+    for page in sorted(Path(config.docs_dir).rglob("*.md")):
+        try:
+            check_includes(page, root)
+        except PageError as error:
+            raise PluginError(str(error)) from None
+        if not snippet_for(page).exists():
+            continue
+        notebook = nbformat.writes(page_to_notebook(expand(page.read_text(encoding="utf-8"), root), lang))
+        for folder in ("notebooks", "downloads"):
+            path = out_dir / folder / f"{page.stem}.ipynb"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists() or path.read_text(encoding="utf-8") != notebook:
+                path.write_text(notebook, encoding="utf-8")
+            files.append(File(f"{folder}/{page.stem}.ipynb", str(out_dir), config.site_dir, config.use_directory_urls))
+    return files
+
+
+def on_page_markdown(markdown, page, config, files):
+    """Put the notebook links under the title of each chapter page."""
+    name = Path(page.file.src_uri).stem
+    if page.file.src_uri.endswith(".md") and files.get_file_from_path(f"notebooks/{name}.ipynb"):
+        title_end = markdown.find("\n", markdown.find("# ")) + 1
+        line = NOTEBOOK_LINE[config.theme["language"]].format(name=name)
+        return f"{markdown[:title_end]}\n{line}\n{{ .notebook-links }}\n{markdown[title_end:]}"
+    return markdown

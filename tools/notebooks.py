@@ -1,0 +1,63 @@
+"""Turn an expanded chapter page into a Jupyter notebook.
+
+Python fences become code cells, output fences are dropped (the kernel prints them again),
+and the prose becomes Markdown cells, with Material-only syntax made plain for Jupyter.
+"""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+
+from tools.pages import fences
+
+HEADING_ID = re.compile(r"^(#+ .*?)\s*\{[^}]*\}\s*$")  # `## Title { #id }` -> `## Title`
+ADMONITION = re.compile(r"^(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
+
+
+def page_to_notebook(expanded: str, lang: str) -> nbformat.NotebookNode:
+    lines = expanded.splitlines()
+    cells, prose_start = [], 0
+    for fence in fences(expanded):
+        if fence.indent:  # inside a tab or an admonition: part of the prose around it
+            continue
+        _add_prose(cells, lines[prose_start : fence.line - 1])
+        prose_start = fence.end_line
+        if fence.language == "python" and not fence.is_output:
+            cells.append(nbformat.v4.new_code_cell("\n".join(fence.body).strip("\n")))
+        elif not fence.is_output:
+            _add_prose(cells, lines[fence.line - 1 : fence.end_line])
+    _add_prose(cells, lines[prose_start:])
+    for number, cell in enumerate(cells):
+        cell.id = f"cell-{number}"  # not random: the same page gives the same bytes, and a cache hit
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    notebook.metadata["language"] = lang
+    return notebook
+
+
+def _add_prose(cells: list, lines: list[str]) -> None:
+    text = "\n".join(_plain(lines)).strip("\n")
+    if text:
+        cells.append(nbformat.v4.new_markdown_cell(text))
+
+
+def _plain(lines: list[str]) -> list[str]:
+    """Material's admonitions become block quotes; explicit heading ids are dropped."""
+    out, in_admonition = [], False
+    for line in lines:
+        heading = HEADING_ID.match(line)
+        admonition = ADMONITION.match(line)
+        if heading:
+            out.append(heading[1])
+        elif admonition:
+            in_admonition = True
+            out.append(f"> **{admonition['title']}**" if admonition["title"] else ">")
+        elif in_admonition and (line.startswith("    ") or not line.strip()):
+            out.append("> " + line[4:] if line.strip() else ">")
+        else:
+            in_admonition = False
+            out.append(line)
+    return out

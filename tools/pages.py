@@ -1,0 +1,211 @@
+"""The pages of both languages: finding them, checking their includes, expanding them.
+
+Pages live in `docs/<lang>/`, with the same file names in every language. A chapter page
+`docs/<lang>/<name>.md` takes its code from `snippets/<name with _ for ->.py` and its outputs
+from `outputs/cpu/<same>.txt`, both through pymdownx.snippets include lines.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.snippets import ROOT, SnippetError, parse_outputs, parse_sections
+
+LANGUAGES = ("en", "zh")
+INCLUDE = re.compile(r"""^\s*-{1,}8<-{1,}\s+(["']?)(?P<target>[^"'\s]+)\1\s*$""")
+FENCE = re.compile(r"^(?P<indent>\s*)(?P<mark>`{3,}|~{3,})\s*(?P<info>.*)$")
+
+
+class PageError(Exception):
+    """A page that does not fit the rules; the message names the file and line."""
+
+
+@dataclass
+class Fence:
+    line: int  # 1-based line of the opening fence
+    indent: str
+    info: str
+    body: list[str] = field(default_factory=list)
+    end_line: int = 0
+
+    @property
+    def language(self) -> str:
+        words = self.info.strip("{} ").split()
+        first = next((w for w in words if w.startswith(".")), words[0] if words else "")
+        return first.lstrip(".")
+
+    @property
+    def is_output(self) -> bool:
+        return ".output" in self.info.split()
+
+    @property
+    def includes(self) -> list[str]:
+        return [m["target"] for m in map(INCLUDE.match, self.body) if m]
+
+
+def fences(text: str) -> list[Fence]:
+    """Every fenced block of a Markdown text, also those indented inside tabs or admonitions."""
+    found, current = [], None
+    for number, line in enumerate(text.splitlines(), 1):
+        match = FENCE.match(line)
+        if current is None and match:
+            current = Fence(number, match["indent"], match["info"].strip())
+            mark = match["mark"]
+        elif current is not None:
+            stripped = line.strip()
+            if stripped.startswith(mark[0] * len(mark)) and set(stripped) == {mark[0]}:
+                current.end_line = number
+                found.append(current)
+                current = None
+            else:
+                current.body.append(line)
+    return found
+
+
+def pages(lang: str, root: Path = ROOT) -> list[Path]:
+    return sorted((root / "docs" / lang).rglob("*.md"))
+
+
+def snippet_for(page: Path) -> Path:
+    """The snippet file that holds a chapter page's code (it may not exist)."""
+    root = page.parents[2]
+    return root / "snippets" / (page.stem.replace("-", "_") + ".py")
+
+
+def rel(path: Path, root: Path = ROOT) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def check_includes(page: Path, root: Path = ROOT) -> None:
+    """Fail, naming the page and line, on an include of a missing file or section."""
+    for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), 1):
+        match = INCLUDE.match(line)
+        if not match:
+            continue
+        target = match["target"]
+        path_part, _, section = target.partition(":")
+        where = f"{rel(page, root)}:{number}: include \"{target}\""
+        path = root / path_part
+        if not path.is_file():
+            known = [rel(p, root) for p in (root / "snippets").glob("*.py")]
+            known += [rel(p, root) for p in (root / "outputs").rglob("*.txt")]
+            raise PageError(f"{where}: there is no file {path_part}{_did_you_mean(path_part, known)}")
+        if section:
+            names = _section_names(path)
+            if section not in names:
+                raise PageError(
+                    f"{where}: {path_part} has no section '{section}'{_did_you_mean(section, names)}"
+                )
+
+
+def _section_names(path: Path) -> list[str]:
+    if path.suffix == ".py":
+        try:
+            return [s.name for s in parse_sections(path)]
+        except SnippetError as error:
+            raise PageError(str(error)) from None
+    return list(parse_outputs(path.read_text(encoding="utf-8")))
+
+
+def _did_you_mean(word: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(word, known, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+@functools.lru_cache(maxsize=None)
+def _snippets_preprocessor(root: Path):
+    """pymdownx.snippets configured exactly as mkdocs.yml configures it for the site."""
+    import markdown
+    from mkdocs.config import load_config
+
+    settings = dict(load_config(str(root / "mkdocs.yml")).mdx_configs["pymdownx.snippets"])
+    settings["base_path"] = [str(root)]  # `!relative $config_dir`, resolved
+    md = markdown.Markdown(extensions=["pymdownx.snippets"], extension_configs={"pymdownx.snippets": settings})
+    return md.preprocessors["snippet"]
+
+
+def expand(text: str, root: Path = ROOT) -> str:
+    """A page's text with its include lines replaced, as the site shows it."""
+    return "\n".join(_snippets_preprocessor(root).run(text.splitlines())) + "\n"
+
+
+def page_problems(page: Path, root: Path = ROOT) -> list[str]:
+    """What is wrong with one page, each problem naming the file and line."""
+    name = rel(page, root)
+    try:
+        check_includes(page, root)
+    except PageError as error:
+        return [str(error)]
+    snippet = snippet_for(page)
+    own_code, own_output = rel(snippet, root), f"outputs/cpu/{snippet.stem}.txt"
+    problems, shown, last_code = [], [], None
+    for fence in fences(page.read_text(encoding="utf-8")):
+        where = f"{name}:{fence.line}"
+        if fence.language == "python" and not fence.is_output:
+            if len(fence.body) != 1 or len(fence.includes) != 1:
+                problems.append(f"{where}: a code block must be one include line of a section of {own_code}")
+                continue
+            path, _, section = fence.includes[0].partition(":")
+            if path != own_code or not section:
+                problems.append(f"{where}: includes \"{fence.includes[0]}\"; this page's code is in {own_code}")
+                continue
+            shown.append(section)
+            last_code = (section, where)
+        elif fence.is_output:
+            target = fence.includes[0] if len(fence.body) == 1 and fence.includes else None
+            path, _, section = (target or "").partition(":")
+            if target is None or not path.startswith("outputs/") or not path.endswith(f"/{snippet.stem}.txt"):
+                problems.append(f"{where}: an output block must be one include line of {own_output}")
+            elif last_code is None or section != last_code[0]:
+                problems.append(f"{where}: shows the output of '{section}' after the code of "
+                                f"'{last_code[0] if last_code else 'nothing'}'")
+    if not snippet.exists():
+        return problems
+    sections = [s.name for s in parse_sections(snippet)]
+    if shown != sections:
+        missing = [s for s in sections if s not in shown]
+        detail = f"missing {missing}" if missing else f"shown in the order {shown}"
+        problems.append(f"{name}: must show every section of {own_code} once, in order: {detail}")
+    printed = parse_outputs((root / own_output).read_text(encoding="utf-8")) if (root / own_output).exists() else {}
+    text = page.read_text(encoding="utf-8")
+    for section in printed:
+        if f'"{own_output}:{section}"' not in text:
+            problems.append(f"{name}: section '{section}' prints something; show {own_output}:{section} under its code")
+    return problems
+
+
+def parity_problems(root: Path = ROOT) -> list[str]:
+    """Both languages have the same pages, including the same snippets in the same order."""
+    by_lang = {lang: {p.relative_to(root / "docs" / lang): p for p in pages(lang, root)} for lang in LANGUAGES}
+    first, *others = LANGUAGES
+    problems = []
+    for lang in others:
+        for missing_in, present_in in ((lang, first), (first, lang)):
+            for path in sorted(set(by_lang[present_in]) - set(by_lang[missing_in])):
+                problems.append(f"docs/{present_in}/{path} has no counterpart docs/{missing_in}/{path}")
+        for path in sorted(set(by_lang[first]) & set(by_lang[lang])):
+            a, b = (_include_lines(by_lang[x][path]) for x in (first, lang))
+            for (line_a, target_a), (line_b, target_b) in zip(a, b):
+                if target_a != target_b:
+                    problems.append(f"docs/{first}/{path}:{line_a} includes \"{target_a}\" where "
+                                    f"docs/{lang}/{path}:{line_b} includes \"{target_b}\"")
+                    break
+            else:
+                if len(a) != len(b):
+                    longer, extra = (first, a) if len(a) > len(b) else (lang, b)
+                    line, target = extra[min(len(a), len(b))]
+                    problems.append(f"docs/{longer}/{path}:{line} includes \"{target}\", "
+                                    f"which the other language's page does not")
+    return problems
+
+
+def _include_lines(page: Path) -> list[tuple[int, str]]:
+    lines = page.read_text(encoding="utf-8").splitlines()
+    return [(n, m["target"]) for n, m in enumerate(map(INCLUDE.match, lines), 1) if m]
