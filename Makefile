@@ -31,9 +31,11 @@ serve: install
 test: install
 	$(BIN)/python -m pytest
 
-# Run every snippet and store what it prints in outputs/cpu/ (review the diff, then commit).
+# Run every snippet and store what it prints in outputs/cpu/, and redraw the figures in
+# docs/*/figures/ (review the diff, then commit).
 outputs: install
 	$(BIN)/python -m tools.snippets update
+	$(BIN)/python -m tools.figures
 
 bench: install
 	$(BIN)/python -m tools.bench

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import io
 import re
 import sys
@@ -65,6 +66,20 @@ def parse_sections(path: Path) -> list[Section]:
 
 def run_file(path: Path) -> dict[str, str]:
     """Run every section of a snippet file in order; return what each one printed."""
+    return run(path)[0]
+
+
+def run(path: Path) -> tuple[dict[str, str], dict]:
+    """Run a snippet file; return what each section printed and the namespace it left.
+
+    Tests of the facts a page claims read the namespace: `run(SNIPPET)[1]["net"]`. A file is
+    run once per test session for the same content (the cache key includes the text).
+    """
+    return _run_cached(path, path.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=None)
+def _run_cached(path: Path, text: str) -> tuple[dict[str, str], dict]:
     sections = parse_sections(path)
     compiled = []
     for section in sections:  # compile everything first: a syntax error stops before any run
@@ -87,7 +102,7 @@ def run_file(path: Path) -> dict[str, str]:
             except Exception as error:
                 raise SnippetError(_describe_failure(path, section, error, buffer.getvalue())) from None
             outputs[section.name] = buffer.getvalue()
-    return outputs
+    return outputs, namespace
 
 
 def _describe_failure(path: Path, section: Section, error: Exception, printed: str) -> str:
