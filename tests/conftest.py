@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_PARTS = ["docs", "snippets", "outputs", "tools", "overrides", "mkdocs.yml", "mkdocs.zh.yml", "pytest.ini", "tests"]
+PROJECT_PARTS = [
+    "docs", "snippets", "outputs", "results", "tools", "overrides", "tests", "mkdocs.yml", "mkdocs.zh.yml", "pytest.ini",
+]
 
 
 @pytest.fixture

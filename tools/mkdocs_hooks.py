@@ -1,4 +1,5 @@
-"""MkDocs hooks: check each page's includes and turn every chapter into a notebook.
+"""MkDocs hooks: check each page's includes, turn every chapter into a notebook, and show
+recorded runs (CPU/CUDA output tabs, the test report; see tools/report.py).
 
 For each chapter page (a page with a snippet file of its name) this writes
 `.cache/notebooks/<lang>/notebooks/<name>.ipynb`, which mkdocs-jupyter executes and
@@ -20,6 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # MkDocs loads 
 
 from tools.notebooks import page_to_notebook  # noqa: E402
 from tools.pages import PageError, check_includes, expand, snippet_for  # noqa: E402
+from tools.report import device_tabs, test_report  # noqa: E402
+
+REPORT_MARKER = "<!-- test-report -->"
 
 NOTEBOOK_LINE = {
     "en": "Run this chapter yourself: [open it as a notebook](notebooks/{name}.ipynb) "
@@ -55,10 +59,14 @@ def on_files(files, config):
 
 
 def on_page_markdown(markdown, page, config, files):
-    """Put the notebook links under the title of each chapter page."""
+    """Output tabs per device, the test report's tables, the notebook links of chapters."""
+    root, lang = _root(config), config.theme["language"]
+    markdown = device_tabs(markdown, root, lang)
+    if REPORT_MARKER in markdown:
+        markdown = markdown.replace(REPORT_MARKER, test_report(root, lang))
     name = Path(page.file.src_uri).stem
     if page.file.src_uri.endswith(".md") and files.get_file_from_path(f"notebooks/{name}.ipynb"):
         title_end = markdown.find("\n", markdown.find("# ")) + 1
-        line = NOTEBOOK_LINE[config.theme["language"]].format(name=name)
+        line = NOTEBOOK_LINE[lang].format(name=name)
         return f"{markdown[:title_end]}\n{line}\n{{ .notebook-links }}\n{markdown[title_end:]}"
     return markdown

@@ -15,6 +15,7 @@ import functools
 import io
 import re
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,11 @@ MARKER = re.compile(r"^\s*#\s*-{1,}8<-{1,}\s+\[\s*(start|end)\s*:\s*([a-z][-_0-9
 
 
 class SnippetError(Exception):
-    """A snippet file that is malformed, does not compile, or raises."""
+    """A snippet file that is malformed, does not compile, or raises (in `section`, if known)."""
+
+    def __init__(self, message: str, section: str | None = None):
+        super().__init__(message)
+        self.section = section
 
 
 @dataclass
@@ -75,11 +80,17 @@ def run(path: Path) -> tuple[dict[str, str], dict]:
     Tests of the facts a page claims read the namespace: `run(SNIPPET)[1]["net"]`. A file is
     run once per test session for the same content (the cache key includes the text).
     """
+    outputs, namespace, _ = timed_run(path)
+    return outputs, namespace
+
+
+def timed_run(path: Path) -> tuple[dict[str, str], dict, dict[str, float]]:
+    """`run`, plus the wall time of each section in seconds."""
     return _run_cached(path, path.read_text(encoding="utf-8"))
 
 
 @functools.lru_cache(maxsize=None)
-def _run_cached(path: Path, text: str) -> tuple[dict[str, str], dict]:
+def _run_cached(path: Path, text: str) -> tuple[dict[str, str], dict, dict[str, float]]:
     sections = parse_sections(path)
     compiled = []
     for section in sections:  # compile everything first: a syntax error stops before any run
@@ -89,20 +100,24 @@ def _run_cached(path: Path, text: str) -> tuple[dict[str, str], dict]:
         except SyntaxError as error:
             raise SnippetError(
                 f"{_rel(path)}:{error.lineno}: syntax error in section '{section.name}': {error.msg}\n"
-                f"    {(error.text or '').strip()}"
+                f"    {(error.text or '').strip()}",
+                section.name,
             ) from None
     namespace = {"__name__": "__main__", "__file__": str(path)}
-    outputs = {}
+    outputs, seconds = {}, {}
     with _fresh_figures():
         for section, code in zip(sections, compiled):
             buffer = io.StringIO()
+            start = time.perf_counter()
             try:
                 with contextlib.redirect_stdout(buffer):
                     exec(code, namespace)
             except Exception as error:
-                raise SnippetError(_describe_failure(path, section, error, buffer.getvalue())) from None
+                message = _describe_failure(path, section, error, buffer.getvalue())
+                raise SnippetError(message, section.name) from None
+            seconds[section.name] = time.perf_counter() - start
             outputs[section.name] = buffer.getvalue()
-    return outputs, namespace
+    return outputs, namespace, seconds
 
 
 def _describe_failure(path: Path, section: Section, error: Exception, printed: str) -> str:
@@ -158,6 +173,24 @@ def output_file(snippet: Path, device: str = "cpu") -> Path:
     return snippet.parent.parent / "outputs" / device / f"{snippet.stem}.txt"
 
 
+def expected_output_file(snippet: Path, device: str) -> Path:
+    """What a run on `device` must print: its own recorded outputs, else the CPU's (most
+    chapters print the same everywhere; the device chapter has outputs per device)."""
+    own = output_file(snippet, device)
+    return own if own.exists() else output_file(snippet, "cpu")
+
+
+def current_device() -> str:
+    """The kind of device this machine would run the device chapter on."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
 def _rel(path: Path) -> str:
     """`snippets/x.py`: the name a contributor knows, wherever the project is checked out."""
     for parent in path.parents:
@@ -166,10 +199,10 @@ def _rel(path: Path) -> str:
     return str(path)
 
 
-def output_differences(snippet: Path, device: str = "cpu") -> list[str]:
-    """Run a snippet file and compare what it printed with its stored outputs."""
+def output_differences(snippet: Path, device: str | None = None) -> list[str]:
+    """Run a snippet file and compare what it printed with the outputs stored for this device."""
     fresh = format_outputs(run_file(snippet))
-    stored_path = output_file(snippet, device)
+    stored_path = expected_output_file(snippet, device or current_device())
     stored = stored_path.read_text(encoding="utf-8") if stored_path.exists() else ""
     if fresh == stored:
         return []
@@ -196,7 +229,7 @@ def main(argv: list[str]) -> int:
     for snippet in paths:
         try:
             if argv[0] == "update":
-                target = output_file(snippet)
+                target = output_file(snippet, current_device())
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(format_outputs(run_file(snippet)), encoding="utf-8")
                 print(f"wrote {_rel(target)}")

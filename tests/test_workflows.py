@@ -1,0 +1,43 @@
+"""The GitHub workflows: zizmor's static audit, and the rules it does not cover."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+
+
+def test_zizmor_finds_nothing():
+    zizmor = Path(sys.executable).parent / "zizmor"
+    result = subprocess.run([str(zizmor), "--offline", "--persona=pedantic", "--no-progress", ".github/workflows"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_least_privilege_pins_timeouts_and_concurrency(path):
+    text = path.read_text(encoding="utf-8")
+    workflow = yaml.safe_load(text)
+    assert workflow["permissions"] == {"contents": "read"}
+    assert "pull_request_target" not in workflow[True]  # PyYAML reads the key `on` as True
+    assert workflow["concurrency"]["cancel-in-progress"] is True
+    for name, job in workflow["jobs"].items():
+        assert "timeout-minutes" in job, f"{path.name}: job {name} has no timeout"
+    for line in re.findall(r"uses: .*", text):
+        assert re.fullmatch(r"uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+(\.\d+)*", line), f"{path.name}: {line}"
+
+
+def test_gpu_runs_need_a_maintainer_and_hold_no_secrets():
+    text = (ROOT / ".github" / "workflows" / "gpu.yml").read_text(encoding="utf-8")
+    workflow = yaml.safe_load(text)
+    (job,) = workflow["jobs"].values()
+    assert workflow[True]["pull_request"] == {"types": ["labeled"]}
+    assert "github.event.label.name == 'run-gpu'" in job["if"]
+    assert job["environment"] == "gpu"
+    assert "secrets." not in text
