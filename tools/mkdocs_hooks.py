@@ -1,5 +1,6 @@
-"""MkDocs hooks: check each page's includes, turn every chapter into a notebook, and show
-recorded runs (CPU/CUDA output tabs, the test report; see tools/report.py).
+"""MkDocs hooks: check each page's includes, turn every chapter into a notebook, and fill
+in generated parts: recorded runs (CPU/CUDA output tabs, the test report; tools/report.py)
+and the glossary table (tools/glossary.py).
 
 For each chapter page (a page with a snippet file of its name) this writes
 `.cache/notebooks/<lang>/notebooks/<name>.ipynb`, which mkdocs-jupyter executes and
@@ -20,10 +21,12 @@ from mkdocs.structure.files import File
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # MkDocs loads hooks by path
 
 from tools.notebooks import page_to_notebook  # noqa: E402
+from tools.glossary import table as glossary_table  # noqa: E402
 from tools.pages import PageError, check_includes, expand, snippet_for  # noqa: E402
 from tools.report import device_tabs, test_report  # noqa: E402
 
 REPORT_MARKER = "<!-- test-report -->"
+GLOSSARY_MARKER = "<!-- glossary -->"
 
 NOTEBOOK_LINE = {
     "en": "Run this chapter yourself: [open it as a notebook](notebooks/{name}.ipynb) "
@@ -48,8 +51,10 @@ def on_files(files, config):
             raise PluginError(str(error)) from None
         if not snippet_for(page).exists():
             continue
-        notebook = nbformat.writes(page_to_notebook(expand(page.read_text(encoding="utf-8"), root), lang))
-        for folder in ("notebooks", "downloads"):
+        text = expand(page.read_text(encoding="utf-8"), root)
+        # The rendered notebook sits at notebooks/<name>/; a download is read anywhere.
+        for folder, link_base in (("notebooks", "../../"), ("downloads", config.site_url or "../")):
+            notebook = nbformat.writes(page_to_notebook(text, lang, page.parent, link_base))
             path = out_dir / folder / f"{page.stem}.ipynb"
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists() or path.read_text(encoding="utf-8") != notebook:
@@ -64,6 +69,8 @@ def on_page_markdown(markdown, page, config, files):
     markdown = device_tabs(markdown, root, lang)
     if REPORT_MARKER in markdown:
         markdown = markdown.replace(REPORT_MARKER, test_report(root, lang))
+    if GLOSSARY_MARKER in markdown:
+        markdown = markdown.replace(GLOSSARY_MARKER, glossary_table(lang, root))
     name = Path(page.file.src_uri).stem
     if page.file.src_uri.endswith(".md") and files.get_file_from_path(f"notebooks/{name}.ipynb"):
         title_end = markdown.find("\n", markdown.find("# ")) + 1

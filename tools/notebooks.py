@@ -2,11 +2,15 @@
 
 Python fences become code cells, output fences are dropped (the kernel prints them again),
 and the prose becomes Markdown cells, with Material-only syntax made plain for Jupyter.
+A notebook stands on its own: images become cell attachments, and links to other pages
+point at `link_base` (the site's root for that language, as seen from where the notebook is).
 """
 
 from __future__ import annotations
 
+import base64
 import re
+from pathlib import Path
 
 import nbformat
 
@@ -14,10 +18,13 @@ from tools.pages import fences
 
 HEADING_ID = re.compile(r"^(#+ .*?)\s*\{[^}]*\}\s*$")  # `## Title { #id }` -> `## Title`
 ADMONITION = re.compile(r"^(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
+LINK = re.compile(r"(?P<image>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s#:]*\.(?:md|png|svg|jpg))(?P<anchor>#[^)\s]*)?\)")
+FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 
 
-def page_to_notebook(expanded: str, lang: str) -> nbformat.NotebookNode:
-    lines = expanded.splitlines()
+def page_to_notebook(expanded: str, lang: str, docs_dir: Path, link_base: str) -> nbformat.NotebookNode:
+    """`docs_dir`: where the page's images are; `link_base`: what page links are made relative to."""
+    lines = FRONT_MATTER.sub("", expanded).splitlines()
     cells, prose_start = [], 0
     for fence in fences(expanded):
         if fence.indent:  # inside a tab or an admonition: part of the prose around it
@@ -29,6 +36,9 @@ def page_to_notebook(expanded: str, lang: str) -> nbformat.NotebookNode:
         elif not fence.is_output:
             _add_prose(cells, lines[fence.line - 1 : fence.end_line])
     _add_prose(cells, lines[prose_start:])
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            _self_contained(cell, docs_dir, link_base)
     for number, cell in enumerate(cells):
         cell.id = f"cell-{number}"  # not random: the same page gives the same bytes, and a cache hit
     notebook = nbformat.v4.new_notebook(cells=cells)
@@ -36,6 +46,20 @@ def page_to_notebook(expanded: str, lang: str) -> nbformat.NotebookNode:
     notebook.metadata["language_info"] = {"name": "python"}
     notebook.metadata["language"] = lang
     return notebook
+
+
+def _self_contained(cell, docs_dir: Path, link_base: str) -> None:
+    def replace(match):
+        target, anchor = match["target"], match["anchor"] or ""
+        if match["image"]:
+            name = Path(target).name
+            data = base64.b64encode((docs_dir / target).read_bytes()).decode("ascii")
+            cell.setdefault("attachments", {})[name] = {"image/png": data}
+            return f"![{match['text']}](attachment:{name})"
+        url = "" if target == "index.md" else target.removesuffix(".md") + "/"
+        return f"[{match['text']}]({link_base}{url}{anchor})"
+
+    cell.source = LINK.sub(replace, cell.source)
 
 
 def _add_prose(cells: list, lines: list[str]) -> None:

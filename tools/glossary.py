@@ -1,0 +1,52 @@
+"""The glossary (docs/glossary.yml): its page in each language, and the terminology check."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from tools.pages import fences, pages
+from tools.snippets import ROOT
+
+HEADERS = {"en": ("English", "中文", "Meaning", "Explained in"), "zh": ("中文", "English", "含义", "详见")}
+
+
+def terms(root: Path = ROOT) -> list[dict]:
+    return yaml.safe_load((root / "docs" / "glossary.yml").read_text(encoding="utf-8"))
+
+
+def table(lang: str, root: Path = ROOT) -> str:
+    """The glossary as a Markdown table in `lang`, each term linked to where it is explained."""
+    other = "zh" if lang == "en" else "en"
+    rows = [" | ".join(HEADERS[lang]), " | ".join("---" for _ in HEADERS[lang])]
+    for term in terms(root):
+        page = term["page"]
+        link_text = title(root / "docs" / lang / page.split("#")[0])
+        rows.append(f"**{term[lang]}** | {term[other]} | {term[f'{lang}_def']} | [{link_text}]({page})")
+    return "\n".join(f"| {row} |" for row in rows) + "\n"
+
+
+def title(page: Path) -> str:
+    """A page's H1, without an explicit id."""
+    first = next(line for line in page.read_text(encoding="utf-8").splitlines() if line.startswith("# "))
+    return re.sub(r"\s*\{[^}]*\}\s*$", "", first[2:]).strip()
+
+
+def terminology_problems(root: Path = ROOT) -> list[str]:
+    """Chinese pages that use a rendering the glossary rules out, with file, line and the right term."""
+    problems = []
+    for page in pages("zh", root):
+        text = page.read_text(encoding="utf-8")
+        code_lines = {n for f in fences(text) for n in range(f.line, f.end_line + 1)}
+        for number, line in enumerate(text.splitlines(), 1):
+            if number in code_lines:
+                continue
+            prose = re.sub(r"`[^`]*`", "", line)  # code spans keep their own words
+            for term in terms(root):
+                for wrong in term.get("avoid", []):
+                    if wrong in prose:
+                        problems.append(f"{page.relative_to(root)}:{number}: uses '{wrong}'; the glossary's "
+                                        f"term for '{term['en']}' is '{term['zh']}' (docs/glossary.yml)")
+    return problems
