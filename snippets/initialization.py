@@ -1,0 +1,297 @@
+# Chapter 3: Initialization / 参数初始化.
+# Every section below is shown on docs/en/initialization.md and docs/zh/initialization.md, in this order.
+
+# --8<-- [start:setup]
+import math
+from functools import partial
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+torch.manual_seed(0)  # the same random numbers on every run
+# --8<-- [end:setup]
+
+# --8<-- [start:symmetry]
+X_toy = torch.randn(64, 4)
+y_toy = X_toy[:, :1] * X_toy[:, 1:2]  # a target that needs hidden units of different kinds
+
+
+def train(net, steps=200):
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    for _ in range(steps):
+        loss = F.mse_loss(net(X_toy), y_toy)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return F.mse_loss(net(X_toy), y_toy).item()
+
+
+def all_zero(module):
+    if isinstance(module, nn.Linear):
+        nn.init.zeros_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+def all_equal(module):
+    if isinstance(module, nn.Linear):
+        nn.init.constant_(module.weight, 0.5)
+        nn.init.zeros_(module.bias)
+
+
+def random_zero_bias(module):
+    if isinstance(module, nn.Linear):
+        nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        nn.init.zeros_(module.bias)
+
+
+symmetry = {}
+print("init               distinct hidden units  loss before  loss after")
+for name, init in [("all zero", all_zero), ("all 0.5", all_equal), ("random, zero bias", random_zero_bias)]:
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    net.apply(init)
+    before = F.mse_loss(net(X_toy), y_toy).item()
+    after = train(net)
+    distinct = torch.unique(net[0].weight.detach(), dim=0).shape[0]  # distinct rows = distinct units
+    symmetry[name] = (distinct, before, after)
+    print(f"{name:18} {distinct:22d} {before:12.4f} {after:11.4f}")
+# --8<-- [end:symmetry]
+
+# --8<-- [start:default-init]
+for fan_in, fan_out in [(64, 10), (64, 1000), (1024, 10)]:
+    layer = nn.Linear(fan_in, fan_out)
+    bound = 1 / math.sqrt(fan_in)  # weights and biases are drawn from U(-bound, bound)
+    weight_max, bias_max = layer.weight.abs().max().item(), layer.bias.abs().max().item()
+    print(f"Linear({fan_in}, {fan_out}): bound {bound:.4f}, max |w| {weight_max:.4f}, max |b| {bias_max:.4f}, "
+          f"std {layer.weight.std().item():.4f} (theory {bound / math.sqrt(3):.4f})")
+# --8<-- [end:default-init]
+
+# --8<-- [start:apply-normal]
+net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+X = torch.rand(2, 4)
+
+
+def init_normal(module):
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, mean=0, std=0.01)  # the third argument is a standard deviation
+        nn.init.zeros_(module.bias)
+
+
+net.apply(init_normal)  # calls init_normal on every submodule, then on net itself
+print(net[0].weight[0].detach(), net[0].bias[0].item())
+# --8<-- [end:apply-normal]
+
+# --8<-- [start:apply-constant]
+def init_constant(module):
+    if isinstance(module, nn.Linear):
+        nn.init.constant_(module.weight, 1)
+        nn.init.zeros_(module.bias)
+
+
+net.apply(init_constant)
+print(net[0].weight[0].detach(), net[0].bias[0].item())
+# --8<-- [end:apply-constant]
+
+# --8<-- [start:apply-per-layer]
+def init_xavier(module):
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+
+
+def init_42(module):
+    if isinstance(module, nn.Linear):
+        nn.init.constant_(module.weight, 42)
+
+
+net[0].apply(init_xavier)  # only the first layer
+net[2].apply(init_42)      # only the output layer
+print(net[0].weight[0].detach())
+print(net[2].weight.detach())
+# --8<-- [end:apply-per-layer]
+
+# --8<-- [start:isinstance-not-type]
+class ScaledLinear(nn.Linear):  # a subclass: still a Linear layer with a weight and a bias
+    def forward(self, X):
+        return 0.5 * super().forward(X)
+
+
+mixed = nn.ModuleDict({
+    "mlp": nn.Sequential(nn.Linear(4, 8), nn.ReLU(), ScaledLinear(8, 4)),
+    "attention": nn.MultiheadAttention(4, num_heads=2),  # its out_proj subclasses nn.Linear
+})
+print("exact type:", [name for name, m in mixed.named_modules() if type(m) is nn.Linear])
+print("isinstance:", [name for name, m in mixed.named_modules() if isinstance(m, nn.Linear)])
+print(type(mixed["attention"].out_proj).__name__)
+# --8<-- [end:isinstance-not-type]
+
+# --8<-- [start:fans]
+def fans(weight):
+    receptive_field = weight[0][0].numel()  # 1 for Linear, kernel height * width for Conv2d
+    return weight.shape[1] * receptive_field, weight.shape[0] * receptive_field  # (fan_in, fan_out)
+
+
+linear = nn.Linear(256, 10)
+conv = nn.Conv2d(3, 16, kernel_size=5)
+for name, layer in [("Linear(256, 10)", linear), ("Conv2d(3, 16, 5)", conv)]:
+    fan_in, fan_out = fans(layer.weight)
+    print(f"{name}: weight {tuple(layer.weight.shape)}, fan_in {fan_in}, fan_out {fan_out}, "
+          f"max |w| {layer.weight.abs().max().item():.4f} <= 1/sqrt(fan_in) = {1 / math.sqrt(fan_in):.4f}")
+# --8<-- [end:fans]
+
+# --8<-- [start:gains]
+for nonlinearity in ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu"]:
+    print(f"{nonlinearity:10} gain {nn.init.calculate_gain(nonlinearity):.4f}")
+print(f"5/3 = {5 / 3:.4f}, sqrt(2) = {math.sqrt(2):.4f}")
+# --8<-- [end:gains]
+
+# --8<-- [start:check-schemes]
+fan_in, fan_out = 500, 1000  # a weight of shape (fan_out, fan_in), as in nn.Linear(500, 1000)
+xavier_std = math.sqrt(2 / (fan_in + fan_out))
+kaiming_std = math.sqrt(2 / fan_in)  # gain sqrt(2) for ReLU: the std is sqrt(2 / fan_in)
+schemes = {  # name: (a function that draws the weight, the theoretical standard deviation)
+    "default (Linear)": (lambda: nn.Linear(fan_in, fan_out).weight.detach(), 1 / math.sqrt(3 * fan_in)),
+    "uniform(-0.1, 0.1)": (lambda: nn.init.uniform_(torch.empty(fan_out, fan_in), -0.1, 0.1), 0.2 / math.sqrt(12)),
+    "normal(0, 0.01)": (lambda: nn.init.normal_(torch.empty(fan_out, fan_in), 0, 0.01), 0.01),
+    "xavier_uniform": (lambda: nn.init.xavier_uniform_(torch.empty(fan_out, fan_in)), xavier_std),
+    "xavier_normal": (lambda: nn.init.xavier_normal_(torch.empty(fan_out, fan_in)), xavier_std),
+    "kaiming_uniform": (lambda: nn.init.kaiming_uniform_(torch.empty(fan_out, fan_in), nonlinearity="relu"),
+                        kaiming_std),
+    "kaiming_normal": (lambda: nn.init.kaiming_normal_(torch.empty(fan_out, fan_in), nonlinearity="relu"),
+                       kaiming_std),
+}
+samples = {}
+print("scheme                 mean   std: theory  measured   variance: theory  measured")
+for name, (draw, std) in schemes.items():
+    weight = samples[name] = draw()
+    print(f"{name:18} {weight.mean().item():+9.4f} {std:12.4f} {weight.std().item():9.4f} "
+          f"{std ** 2:17.3e} {weight.var().item():9.3e}")
+# --8<-- [end:check-schemes]
+
+# --8<-- [start:depth]
+DEPTH, WIDTH = 20, 256
+X_deep = torch.randn(500, WIDTH)  # standard deviation 1
+
+
+def deep_forward(init, activation):
+    """Push X_deep through DEPTH fresh layers; return the std after each layer and the last output."""
+    layer, h = nn.Linear(WIDTH, WIDTH), X_deep
+    stds = [h.std().item()]  # layer 0: the input
+    with torch.no_grad():
+        for _ in range(DEPTH):
+            init(layer.weight)  # new weights for every layer
+            nn.init.zeros_(layer.bias)
+            h = activation(layer(h))
+            stds.append(h.std().item())
+    return stds, h
+
+
+deep_inits = {
+    "zero": nn.init.zeros_,
+    "N(0, 0.01)": lambda w: nn.init.normal_(w, std=0.01),
+    "N(0, 1)": lambda w: nn.init.normal_(w, std=1.0),
+    "Xavier": nn.init.xavier_normal_,
+    "Xavier, gain 5/3": lambda w: nn.init.xavier_normal_(w, gain=nn.init.calculate_gain("tanh")),
+    "Kaiming (ReLU)": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
+}
+depth_stds, saturated = {}, {}
+shown_layers = [0, 1, 5, 10, 20]
+print(f"{'activation':11} {'init':17}" + "".join(f"{f'layer {i}':>11}" for i in shown_layers))
+for activation in (torch.tanh, torch.relu):
+    for name, init in deep_inits.items():
+        stds, last = deep_forward(init, activation)
+        depth_stds[activation.__name__, name] = stds
+        saturated[activation.__name__, name] = (last.abs() > 0.99).float().mean().item()
+        print(f"{activation.__name__:11} {name:17}" + "".join(f"{stds[i]:>11.3g}" for i in shown_layers))
+print(f"tanh units near +-1 at layer {DEPTH}: N(0, 1) {saturated['tanh', 'N(0, 1)']:.0%}, "
+      f"Xavier, gain 5/3 {saturated['tanh', 'Xavier, gain 5/3']:.0%}")
+# --8<-- [end:depth]
+
+# --8<-- [start:std-not-variance]
+right_std = math.sqrt(2 / WIDTH)   # Kaiming normal for ReLU: this is the standard deviation
+misread_std = math.sqrt(right_std)  # what you get if you take sqrt(2 / fan_in) for the variance
+weight = nn.init.kaiming_normal_(torch.empty(WIDTH, WIDTH), nonlinearity="relu")
+print(f"kaiming_normal_: measured std {weight.std().item():.4f}, sqrt(2/fan_in) = {right_std:.4f}, "
+      f"misread std {misread_std:.4f}")
+for name, std in [("right", right_std), ("misread", misread_std)]:
+    stds, _ = deep_forward(partial(nn.init.normal_, std=std), torch.relu)
+    print(f"{name:8} std after layer {DEPTH}: {stds[-1]:.3g}")
+# --8<-- [end:std-not-variance]
+
+# --8<-- [start:custom-init]
+def my_init(module):
+    if isinstance(module, nn.Linear):
+        nn.init.uniform_(module.weight, -10, 10)
+        with torch.no_grad():
+            module.weight.masked_fill_(module.weight.abs() < 5, 0)  # keep only |w| >= 5
+
+
+net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+net.apply(my_init)
+print(net[0].weight[:2].detach())
+# --8<-- [end:custom-init]
+
+# --8<-- [start:custom-init-check]
+big = nn.Linear(1000, 1000)
+my_init(big)
+w = big.weight.detach()
+proportions = {
+    "U(5, 10)": ((w >= 5) & (w <= 10)).float().mean().item(),
+    "0": (w == 0).float().mean().item(),
+    "U(-10, -5)": ((w >= -10) & (w <= -5)).float().mean().item(),
+}
+print({name: round(p, 4) for name, p in proportions.items()}, "expected 0.25, 0.5, 0.25")
+# --8<-- [end:custom-init-check]
+
+# --8<-- [start:set-directly]
+with torch.no_grad():  # a change of value, not a step of the computation to differentiate
+    net[0].weight += 1
+    net[0].weight[0, 0] = 42
+    net[2].weight.copy_(torch.arange(8.0).reshape(1, 8))  # load values you already have
+print(net[0].weight[0].detach())
+print(net[2].weight.detach())
+try:
+    net[0].weight[0, 0] = 0  # the same write, outside torch.no_grad()
+except RuntimeError as error:
+    print(f"{type(error).__name__}: {error}")
+# --8<-- [end:set-directly]
+
+# --8<-- [start:output-layer-gain]
+hidden = torch.relu(torch.randn(10_000, 256) * math.sqrt(2))  # like activations after a Kaiming layer
+print(f"mean square of the hidden activations: {hidden.pow(2).mean().item():.4f}")
+output_stds = {}
+for nonlinearity in ("relu", "linear"):
+    output = nn.Linear(256, 1000)  # say, 1000 classes
+    nn.init.kaiming_normal_(output.weight, nonlinearity=nonlinearity)
+    nn.init.zeros_(output.bias)
+    with torch.no_grad():
+        output_stds[nonlinearity] = output(hidden).std().item()
+    print(f"output layer with gain for {nonlinearity!r}: output std {output_stds[nonlinearity]:.4f}")
+# --8<-- [end:output-layer-gain]
+
+# --8<-- [start:my-mlp]
+class MyMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden1 = nn.Linear(4, 5)
+        self.hidden2 = nn.Linear(5, 3)
+        self.output = nn.Linear(3, 2)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        for layer in (self.hidden1, self.hidden2):  # each is followed by a ReLU
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+        nn.init.xavier_normal_(self.output.weight)  # no ReLU after it: gain 1, not Kaiming for ReLU
+        nn.init.zeros_(self.output.bias)
+
+    def forward(self, X):
+        return self.output(F.relu(self.hidden2(F.relu(self.hidden1(X)))))
+
+
+model = MyMLP()
+print(model(X).shape)
+print({name: tuple(tensor.shape) for name, tensor in model.state_dict().items()})
+for name, param in model.named_parameters():
+    print(f"{name:14} {tuple(param.shape)!s:7} {'zeros' if torch.all(param == 0) else 'random'}")
+print(sum(param.numel() for param in model.parameters()))
+# --8<-- [end:my-mlp]
