@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install build serve test outputs bench clean
+.PHONY: install build serve test outputs bench new-page translated clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,17 @@ test: install
 outputs: install
 	$(BIN)/python -m tools.snippets update
 	$(BIN)/python -m tools.figures
+	$(BIN)/python -m tools.results results
+
+# A new chapter page in both languages, with its snippet file, outputs and nav entries:
+#   make new-page NAME=optimizers TITLE="Optimizers" TITLE_ZH="优化器"
+new-page: install
+	$(BIN)/python -m tools.new_page "$(NAME)" "$(TITLE)" "$(TITLE_ZH)"
+	$(MAKE) outputs
+
+# After updating a Chinese page to match its English page: make translated PAGE=layers
+translated: install
+	$(BIN)/python -m tools.translations $(PAGE)
 
 bench: install
 	$(BIN)/python -m tools.bench

@@ -35,8 +35,12 @@ def stamp_file(script: Path) -> Path:
 
 def draw(script: Path) -> list[Path]:
     import matplotlib
+    from matplotlib import font_manager
 
     matplotlib.use("Agg")
+    if not any("CJK" in font.name for font in font_manager.fontManager.ttflist):
+        raise SystemExit("The Chinese figures need a CJK font, and matplotlib finds none. On Debian or Ubuntu: "
+                         "sudo apt-get install fonts-noto-cjk, then rm -rf ~/.cache/matplotlib and run again.")
     draw_function = runpy.run_path(str(script))["draw"]
     drawn = []
     for lang in LANGUAGES:

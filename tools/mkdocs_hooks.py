@@ -24,9 +24,15 @@ from tools.notebooks import page_to_notebook  # noqa: E402
 from tools.glossary import table as glossary_table  # noqa: E402
 from tools.pages import PageError, check_includes, expand, snippet_for  # noqa: E402
 from tools.report import device_tabs, test_report  # noqa: E402
+from tools.translations import fingerprint, recorded  # noqa: E402
 
 REPORT_MARKER = "<!-- test-report -->"
 GLOSSARY_MARKER = "<!-- glossary -->"
+STALE_NOTICE = (
+    '!!! warning "译文可能已过时"\n'
+    '    本页的英文原文在翻译之后有过修改，下面的译文可能与之不一致。'
+    '请以<a href="{href}" hreflang="en" lang="en">英文原文</a>为准。\n\n'
+)
 
 NOTEBOOK_LINE = {
     "en": "Run this chapter yourself: [open it as a notebook](notebooks/{name}.ipynb) "
@@ -71,9 +77,21 @@ def on_page_markdown(markdown, page, config, files):
         markdown = markdown.replace(REPORT_MARKER, test_report(root, lang))
     if GLOSSARY_MARKER in markdown:
         markdown = markdown.replace(GLOSSARY_MARKER, glossary_table(lang, root))
+    if lang == "zh":
+        markdown = _stale_translation_notice(markdown, page, root) + markdown
     name = Path(page.file.src_uri).stem
     if page.file.src_uri.endswith(".md") and files.get_file_from_path(f"notebooks/{name}.ipynb"):
         title_end = markdown.find("\n", markdown.find("# ")) + 1
         line = NOTEBOOK_LINE[lang].format(name=name)
         return f"{markdown[:title_end]}\n{line}\n{{ .notebook-links }}\n{markdown[title_end:]}"
     return markdown
+
+
+def _stale_translation_notice(markdown, page, root: Path) -> str:
+    """A notice on a Chinese page whose English page changed after it was translated."""
+    english = root / "docs" / "en" / page.file.src_uri
+    chinese = Path(page.file.abs_src_path or "")
+    if not english.exists() or not chinese.is_file() or recorded(chinese) == fingerprint(english):
+        return ""
+    href = "../" * (page.url.count("/") + 1) + page.url  # from /zh/<page>/ to /<page>/
+    return STALE_NOTICE.format(href=href)

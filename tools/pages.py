@@ -16,6 +16,8 @@ from pathlib import Path
 from tools.snippets import ROOT, SnippetError, parse_outputs, parse_sections
 
 LANGUAGES = ("en", "zh")
+HEADING = re.compile(r"^(#{1,6})\s+(?P<text>.*?)(?:\s*\{[^}]*#(?P<id>[^\s}]+)[^}]*\})?\s*$")
+LINK = re.compile(r"\]\((?P<target>[^)\s:]+\.md(?:#[^)\s]*)?)\)")
 INCLUDE = re.compile(r"""^\s*-{1,}8<-{1,}\s+(["']?)(?P<target>[^"'\s]+)\1\s*$""")
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<mark>`{3,}|~{3,})\s*(?P<info>.*)$")
 
@@ -191,19 +193,55 @@ def parity_problems(root: Path = ROOT) -> list[str]:
             for path in sorted(set(by_lang[present_in]) - set(by_lang[missing_in])):
                 problems.append(f"docs/{present_in}/{path} has no counterpart docs/{missing_in}/{path}")
         for path in sorted(set(by_lang[first]) & set(by_lang[lang])):
-            a, b = (_include_lines(by_lang[x][path]) for x in (first, lang))
-            for (line_a, target_a), (line_b, target_b) in zip(a, b):
-                if target_a != target_b:
-                    problems.append(f"docs/{first}/{path}:{line_a} includes \"{target_a}\" where "
-                                    f"docs/{lang}/{path}:{line_b} includes \"{target_b}\"")
-                    break
-            else:
-                if len(a) != len(b):
-                    longer, extra = (first, a) if len(a) > len(b) else (lang, b)
-                    line, target = extra[min(len(a), len(b))]
-                    problems.append(f"docs/{longer}/{path}:{line} includes \"{target}\", "
-                                    f"which the other language's page does not")
+            pair = (by_lang[first][path], by_lang[lang][path])
+            problems += _include_differences(path, first, lang, *pair)
+            a, b = (heading_ids(page) for page in pair)
+            if a != b:
+                problems.append(f"docs/{lang}/{path}: heading ids {b} differ from docs/{first}/{path}: {a}")
+            a, b = (sorted(internal_links(page)) for page in pair)
+            if a != b:
+                only = sorted(set(a) ^ set(b)) or a
+                problems.append(f"docs/{lang}/{path}: links to other pages differ from docs/{first}/{path}'s: {only}")
     return problems
+
+
+def _include_differences(path: Path, first: str, lang: str, page_a: Path, page_b: Path) -> list[str]:
+    a, b = _include_lines(page_a), _include_lines(page_b)
+    for (line_a, target_a), (line_b, target_b) in zip(a, b):
+        if target_a != target_b:
+            return [f"docs/{first}/{path}:{line_a} includes \"{target_a}\" where "
+                    f"docs/{lang}/{path}:{line_b} includes \"{target_b}\""]
+    if len(a) != len(b):
+        longer, extra = (first, a) if len(a) > len(b) else (lang, b)
+        line, target = extra[min(len(a), len(b))]
+        return [f"docs/{longer}/{path}:{line} includes \"{target}\", which the other language's page does not"]
+    return []
+
+
+def _prose_lines(page: Path) -> list[str]:
+    """The page's lines outside code fences."""
+    text = page.read_text(encoding="utf-8")
+    in_code = {n for f in fences(text) for n in range(f.line, f.end_line + 1)}
+    return [line for n, line in enumerate(text.splitlines(), 1) if n not in in_code]
+
+
+def heading_ids(page: Path) -> list[str]:
+    """The ids of a page's headings: explicit `{ #id }`, else what the site's slugify makes."""
+    from pymdownx.slugs import slugify
+
+    slug = slugify(case="lower")
+    ids = []
+    for line in _prose_lines(page):
+        match = HEADING.match(line)
+        if match:
+            text = re.sub(r"[`*]", "", match["text"])  # as rendered: code and emphasis marks gone
+            ids.append(match["id"] or slug(text, "-"))
+    return ids
+
+
+def internal_links(page: Path) -> list[str]:
+    """Links to other pages of the site (`page.md#anchor`)."""
+    return [m["target"] for line in _prose_lines(page) for m in LINK.finditer(line)]
 
 
 def _include_lines(page: Path) -> list[tuple[int, str]]:

@@ -9,6 +9,7 @@ and line numbers still point at the fence in the page's own source.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 
 import pytest
@@ -41,10 +42,25 @@ def pytest_markdown_docs_markdown_it():
 
 
 @register_runner(default=True)
-class QuietRunner(DefaultRunner):
-    """Keeps what the fences print out of the test log (each fence re-runs the ones before
-    it); the printed text is checked against the stored outputs by tests/test_snippets.py."""
+class PageRunner(DefaultRunner):
+    """Runs a page's fences in one namespace, each only once.
+
+    With `continuation`, the source of fence N is the source of fences 1..N. When fence N-1
+    of the same page has just passed, only the new part runs, in the namespace fence N-1
+    left (line numbers kept); otherwise the whole chain runs from a fresh namespace.
+    What the fences print is kept out of the test log; tests/test_snippets.py checks it.
+    """
+
+    def __init__(self) -> None:
+        self._pages: dict[str, tuple[str, dict]] = {}  # page -> (source run so far, namespace)
 
     def runtest(self, test, args, **kwargs):
+        page = str(test.source_path)
+        done, namespace = self._pages.pop(page, ("", None))
+        if namespace is None or not test.source.startswith(done):
+            done, namespace = "", args
+        remainder = "\n" * done.count("\n") + test.source[len(done):]
+        part = dataclasses.replace(test, source=remainder)
         with contextlib.redirect_stdout(io.StringIO()):
-            super().runtest(test, args, **kwargs)
+            super().runtest(part, namespace, **kwargs)
+        self._pages[page] = (test.source, namespace)

@@ -1,7 +1,7 @@
 """Record a run of every snippet on this machine's device, in the documented results format.
 
-`python -m tools.results DIR` runs every snippet file and writes `DIR/<device>.json`
-(cpu, cuda or mps) and `DIR/outputs/<device>/<page>.txt`. `make test` records into build/
+`python -m tools.results DIR [--outputs]` runs every snippet file and writes `DIR/<device>.json`
+(cpu, cuda or mps), and with --outputs also `DIR/outputs/<device>/<page>.txt`. `make test` records into build/
 (CI keeps it as an artifact); `make outputs` records into results/, which the site's test
 report is built from. The GPU workflow's artifact holds `cuda.json` and `outputs/cuda/`,
 ready to be committed as `results/cuda.json` and `outputs/cuda/`. The format is described
@@ -79,12 +79,12 @@ def record(root: Path = ROOT) -> tuple[dict, dict[str, str]]:
     return run, outputs
 
 
-def write(directory: Path, root: Path = ROOT) -> Path:
+def write(directory: Path, root: Path = ROOT, with_outputs: bool = False) -> Path:
     run, outputs = record(root)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{run['device']}.json"
     target.write_text(json.dumps(run, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    for stem, text in outputs.items():
+    for stem, text in outputs.items() if with_outputs else ():
         path = directory / "outputs" / run["device"] / f"{stem}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -102,5 +102,6 @@ def load(path: Path) -> dict | None:
 
 
 if __name__ == "__main__":
-    written = write(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "build" / "results")
+    arguments = [a for a in sys.argv[1:] if a != "--outputs"]
+    written = write(Path(arguments[0]) if arguments else ROOT / "build" / "results", with_outputs="--outputs" in sys.argv)
     print(f"recorded {written.relative_to(ROOT) if written.is_relative_to(ROOT) else written}")

@@ -1,0 +1,82 @@
+"""`make new-page NAME=... TITLE=... TITLE_ZH=...`: a new chapter page, ready to fill in.
+
+Creates snippets/<name>.py with a first section, the page in both languages with the include
+lines in place (the Chinese page recording the English version it translates), and the
+navigation entries of both languages, just before "Common mistakes".
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from tools.snippets import ROOT
+from tools.translations import mark
+
+SNIPPET = '''# {title}: the code of docs/en/{name}.md and docs/zh/{name}.md, one section per code block.
+
+# --8<-- [start:setup]
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+net = nn.Linear(4, 2)
+print(net(torch.ones(1, 4)).shape)
+# --8<-- [end:setup]
+'''
+
+PAGE = '''# {title}{heading_id}
+
+{intro}
+
+```python
+--8<-- "snippets/{stem}.py:setup"
+```
+
+```{{ .text .output .no-copy }}
+--8<-- "outputs/cpu/{stem}.txt:setup"
+```
+'''
+
+INTRO = {
+    "en": "What this chapter teaches, in a few sentences.",
+    "zh": "用几句话说明本章讲什么。",
+}
+NAV_BEFORE = {"mkdocs.yml": "mistakes.md", "mkdocs.zh.yml": "mistakes.md"}
+
+
+def create(name: str, title: str, title_zh: str, root: Path = ROOT) -> list[Path]:
+    if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name):
+        raise SystemExit(f"NAME={name!r}: use lowercase words joined by hyphens, e.g. NAME=optimizers")
+    stem = name.replace("-", "_")
+    paths = {
+        "snippet": root / "snippets" / f"{stem}.py",
+        "en": root / "docs" / "en" / f"{name}.md",
+        "zh": root / "docs" / "zh" / f"{name}.md",
+    }
+    for path in paths.values():
+        if path.exists():
+            raise SystemExit(f"{path.relative_to(root)} exists already")
+    paths["snippet"].write_text(SNIPPET.format(title=title, name=name), encoding="utf-8")
+    paths["en"].write_text(PAGE.format(title=title, heading_id="", intro=INTRO["en"], stem=stem), encoding="utf-8")
+    slug = re.sub(r"[^\w]+", "-", title.lower()).strip("-")
+    paths["zh"].write_text(PAGE.format(title=title_zh, heading_id=f" {{ #{slug} }}", intro=INTRO["zh"], stem=stem),
+                           encoding="utf-8")
+    mark(paths["zh"], root)
+    for config, entry in (("mkdocs.yml", f"  - {title}: {name}.md"), ("mkdocs.zh.yml", f"  - {title_zh}: {name}.md")):
+        path = root / config
+        text = path.read_text(encoding="utf-8")
+        anchor = re.search(rf"(?m)^  - [^\n]*: {re.escape(NAV_BEFORE[config])}$", text)
+        if not anchor:
+            raise SystemExit(f"{config}: no nav entry for {NAV_BEFORE[config]} to insert the new page before")
+        path.write_text(text[: anchor.start()] + entry + "\n" + text[anchor.start():], encoding="utf-8")
+    return list(paths.values())
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4 or not all(sys.argv[1:]):
+        raise SystemExit('usage: make new-page NAME=my-page TITLE="English title" TITLE_ZH="中文标题"')
+    for path in create(*sys.argv[1:]):
+        print(f"created {path.relative_to(ROOT)}")
+    print("added the page to the nav of mkdocs.yml and mkdocs.zh.yml")
