@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import mkdocs_build
+
 from tools.pages import page_problems, parity_problems
 from tools.snippets import SnippetError, output_differences
 
@@ -118,7 +118,8 @@ def test_a_hand_written_output(project_copy):
     edit(page, '--8<-- "outputs/cpu/layers.txt:sequential"', "torch.Size([2, 10])")
     line = line_of(page, "torch.Size([2, 10])") - 1
     problems = page_problems(page, project_copy)
-    assert problems[0] == f"docs/zh/layers.md:{line}: an output block must be one include line of outputs/cpu/layers.txt"
+    expected = f"docs/zh/layers.md:{line}: an output block must be one include line of outputs/cpu/layers.txt"
+    assert problems[0] == expected
 
 
 def test_code_written_on_the_page_instead_of_included(project_copy):
@@ -126,7 +127,8 @@ def test_code_written_on_the_page_instead_of_included(project_copy):
     edit(page, '--8<-- "snippets/layers.py:sequential"', "print('only on this page')")
     line = line_of(page, "only on this page") - 1
     problems = page_problems(page, project_copy)
-    assert problems[0] == f"docs/en/layers.md:{line}: a code block must be one include line of a section of snippets/layers.py"
+    expected = f"docs/en/layers.md:{line}: a code block must be one include line of a section of snippets/layers.py"
+    assert problems[0] == expected
 
 
 def test_a_page_in_one_language_only(project_copy):

@@ -5,8 +5,8 @@ import json
 import shutil
 
 import pytest
-
 from conftest import ROOT, mkdocs_build
+
 from tools.report import device_tabs
 
 PAGE = """# Demo

@@ -3,10 +3,10 @@
 import itertools
 import json
 
+from conftest import ROOT
+
 from tools.results import FORMAT, load, write
 from tools.snippets import current_device, format_outputs, output_file, parse_sections, snippet_files
-
-from conftest import ROOT
 
 
 def _by_file(run):

@@ -6,11 +6,11 @@ import re
 
 import nbformat
 import pytest
+from conftest import ROOT
 
+from tools.links import problems as link_problems
 from tools.pages import LANGUAGES, pages, snippet_for
 from tools.snippets import output_file, parse_outputs
-
-from conftest import ROOT
 
 PAGES = {lang: [p.relative_to(ROOT / "docs" / lang) for p in pages(lang)] for lang in LANGUAGES}
 CHAPTERS = [p for p in PAGES["en"] if snippet_for(ROOT / "docs" / "en" / p).exists()]
@@ -81,9 +81,23 @@ def test_chapter_notebook_is_executed_and_downloadable(site, lang, chapter):
     snippet = snippet_for(ROOT / "docs" / lang / chapter)
     code_cells = [c for c in notebook.cells if c.cell_type == "code"]
     assert len(code_cells) == snippet.read_text(encoding="utf-8").count("[start:")
-    rendered = html.unescape(re.sub(r"<[^>]+>", "", (folder / "notebooks" / chapter.stem / "index.html").read_text(encoding="utf-8")))
+    notebook_html = (folder / "notebooks" / chapter.stem / "index.html").read_text(encoding="utf-8")
+    rendered = html.unescape(re.sub(r"<[^>]+>", "", notebook_html))
     for section, printed in parse_outputs(output_file(snippet).read_text(encoding="utf-8")).items():
-        assert printed.strip().splitlines()[0] in rendered, f"notebook {lang}/{chapter.stem} lacks the output of {section}"
+        first_line = printed.strip().splitlines()[0]
+        assert first_line in rendered, f"notebook {lang}/{chapter.stem} lacks the output of {section}"
     page_html = html_of(site, lang, chapter)
     assert f'href="../downloads/{chapter.stem}.ipynb"' in page_html
     assert f'href="../notebooks/{chapter.stem}/"' in page_html
+
+
+def test_every_internal_link_and_anchor_resolves(site):
+    broken = link_problems(site)
+    assert not broken, "\n".join(broken)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_edit_link_opens_the_page_in_its_own_language(site, lang):
+    for page in PAGES[lang]:
+        edit = re.search(r'<a href="([^"]+)"[^>]*rel="edit"', html_of(site, lang, page))
+        assert edit and edit[1].endswith(f"/edit/main/docs/{lang}/{page}"), f"{lang}/{page}: {edit and edit[1]}"

@@ -37,7 +37,8 @@ def main() -> None:
     rows = [("snippet files", str(len(snippet_files()))),
             ("snippet sections", str(sum(len(parse_sections(p)) for p in snippet_files())))]
     rows += [(f"pages ({lang})", str(len(pages(lang)))) for lang in LANGUAGES]
-    rows.append(("test suite (make test, s)", f"{timed([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider']):.1f}"))
+    suite = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"])
+    rows.append(("test suite (make test, s)", f"{suite:.1f}"))
     with tempfile.TemporaryDirectory() as tmp:
         site = Path(tmp) / "site"
         saved = Path(tmp) / "cache"

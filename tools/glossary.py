@@ -36,7 +36,7 @@ def title(page: Path) -> str:
 
 def terminology_problems(root: Path = ROOT) -> list[str]:
     """Chinese pages that use a rendering the glossary rules out, with file, line and the right term."""
-    problems = []
+    problems, glossary = [], terms(root)
     for page in pages("zh", root):
         text = page.read_text(encoding="utf-8")
         code_lines = {n for f in fences(text) for n in range(f.line, f.end_line + 1)}
@@ -44,7 +44,7 @@ def terminology_problems(root: Path = ROOT) -> list[str]:
             if number in code_lines:
                 continue
             prose = re.sub(r"`[^`]*`", "", line)  # code spans keep their own words
-            for term in terms(root):
+            for term in glossary:
                 for wrong in term.get("avoid", []):
                     if wrong in prose:
                         problems.append(f"{page.relative_to(root)}:{number}: uses '{wrong}'; the glossary's "

@@ -10,6 +10,7 @@ title links to both.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -17,11 +18,12 @@ import nbformat
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
+from mkdocs.structure.toc import get_toc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # MkDocs loads hooks by path
 
-from tools.notebooks import page_to_notebook  # noqa: E402
 from tools.glossary import table as glossary_table  # noqa: E402
+from tools.notebooks import page_to_notebook  # noqa: E402
 from tools.pages import PageError, check_includes, expand, snippet_for  # noqa: E402
 from tools.report import device_tabs, test_report  # noqa: E402
 from tools.translations import fingerprint, recorded  # noqa: E402
@@ -60,7 +62,7 @@ def on_files(files, config):
         text = expand(page.read_text(encoding="utf-8"), root)
         # The rendered notebook sits at notebooks/<name>/; a download is read anywhere.
         for folder, link_base in (("notebooks", "../../"), ("downloads", config.site_url or "../")):
-            notebook = nbformat.writes(page_to_notebook(text, lang, page.parent, link_base))
+            notebook = nbformat.writes(page_to_notebook(text, lang, page, link_base))
             path = out_dir / folder / f"{page.stem}.ipynb"
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists() or path.read_text(encoding="utf-8") != notebook:
@@ -95,3 +97,21 @@ def _stale_translation_notice(markdown, page, root: Path) -> str:
         return ""
     href = "../" * (page.url.count("/") + 1) + page.url  # from /zh/<page>/ to /<page>/
     return STALE_NOTICE.format(href=href)
+
+
+def on_page_content(html, page, config, files):
+    """A notebook page's table of contents, from the ids its headings really have.
+
+    mkdocs-jupyter computes the contents with another slugify than the one that gives the
+    rendered headings their ids (code in a heading, Chinese headings), so its links miss.
+    """
+    if page.file.src_uri.startswith("notebooks/"):
+        tokens: list[dict] = []
+        for match in re.finditer(r'<h([2-4]) id="([^"]+)"[^>]*>(.*?)</h\1>', html, re.S):
+            level, name = int(match[1]), re.sub(r"<[^>]+>|¶", "", match[3]).strip()
+            siblings = tokens
+            while siblings and siblings[-1]["level"] < level:
+                siblings = siblings[-1]["children"]
+            siblings.append({"level": level, "id": match[2], "name": name, "children": []})
+        page.toc = get_toc(tokens)
+    return html

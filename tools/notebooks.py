@@ -18,12 +18,14 @@ from tools.pages import fences
 
 HEADING_ID = re.compile(r"^(#+ .*?)\s*\{[^}]*\}\s*$")  # `## Title { #id }` -> `## Title`
 ADMONITION = re.compile(r"^(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
-LINK = re.compile(r"(?P<image>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s#:]*\.(?:md|png|svg|jpg))(?P<anchor>#[^)\s]*)?\)")
+LINK = re.compile(
+    r"(?P<image>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s#:]*\.(?:md|png|svg|jpg)|)(?P<anchor>#[^)\s]*)?\)"
+)
 FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 
 
-def page_to_notebook(expanded: str, lang: str, docs_dir: Path, link_base: str) -> nbformat.NotebookNode:
-    """`docs_dir`: where the page's images are; `link_base`: what page links are made relative to."""
+def page_to_notebook(expanded: str, lang: str, page: Path, link_base: str) -> nbformat.NotebookNode:
+    """`page`: the page's file (its images are beside it); `link_base`: what links are made relative to."""
     lines = FRONT_MATTER.sub("", expanded).splitlines()
     cells, prose_start = [], 0
     for fence in fences(expanded):
@@ -38,7 +40,7 @@ def page_to_notebook(expanded: str, lang: str, docs_dir: Path, link_base: str) -
     _add_prose(cells, lines[prose_start:])
     for cell in cells:
         if cell.cell_type == "markdown":
-            _self_contained(cell, docs_dir, link_base)
+            _self_contained(cell, page, link_base)
     for number, cell in enumerate(cells):
         cell.id = f"cell-{number}"  # not random: the same page gives the same bytes, and a cache hit
     notebook = nbformat.v4.new_notebook(cells=cells)
@@ -48,12 +50,12 @@ def page_to_notebook(expanded: str, lang: str, docs_dir: Path, link_base: str) -
     return notebook
 
 
-def _self_contained(cell, docs_dir: Path, link_base: str) -> None:
+def _self_contained(cell, page: Path, link_base: str) -> None:
     def replace(match):
-        target, anchor = match["target"], match["anchor"] or ""
+        target, anchor = match["target"] or page.name, match["anchor"] or ""  # `(#id)`: this page
         if match["image"]:
             name = Path(target).name
-            data = base64.b64encode((docs_dir / target).read_bytes()).decode("ascii")
+            data = base64.b64encode((page.parent / target).read_bytes()).decode("ascii")
             cell.setdefault("attachments", {})[name] = {"image/png": data}
             return f"![{match['text']}](attachment:{name})"
         url = "" if target == "index.md" else target.removesuffix(".md") + "/"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,7 +122,7 @@ def _did_you_mean(word: str, known: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _snippets_preprocessor(root: Path):
     """pymdownx.snippets configured exactly as mkdocs.yml configures it for the site."""
     import markdown
@@ -198,10 +199,11 @@ def parity_problems(root: Path = ROOT) -> list[str]:
             a, b = (heading_ids(page) for page in pair)
             if a != b:
                 problems.append(f"docs/{lang}/{path}: heading ids {b} differ from docs/{first}/{path}: {a}")
-            a, b = (sorted(internal_links(page)) for page in pair)
+            a, b = (Counter(internal_links(page)) for page in pair)
             if a != b:
-                only = sorted(set(a) ^ set(b)) or a
-                problems.append(f"docs/{lang}/{path}: links to other pages differ from docs/{first}/{path}'s: {only}")
+                only_a, only_b = sorted((a - b).elements()), sorted((b - a).elements())
+                problems.append(f"docs/{lang}/{path}: links to other pages differ from docs/{first}/{path}'s: "
+                                f"only in {first}: {only_a}, only in {lang}: {only_b}")
     return problems
 
 

@@ -66,7 +66,10 @@ def test_report(root: Path, lang: str) -> str:
     out += ["", f"## {t['snippets']} {{ #snippets }}", ""]
     out.append(f"| {t['snippet']} | {t['page']} | " + " | ".join(f"{d} | {t['time']}" for d in DEVICES.values()) + " |")
     out.append("|---|---|" + "---|---|" * len(DEVICES))
-    rows = {device: {(r["snippet"], r["section"]): r for r in run["snippets"]} if run else {} for device, run in runs.items()}
+    rows = {
+        device: {(r["snippet"], r["section"]): r for r in run["snippets"]} if run else {}
+        for device, run in runs.items()
+    }
     keys = list(dict.fromkeys(key for device_rows in rows.values() for key in device_rows))
     for snippet, section in keys:
         page = Path(snippet).stem.replace("_", "-") + ".md"

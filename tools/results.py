@@ -73,7 +73,7 @@ def record(root: Path = ROOT) -> tuple[dict, dict[str, str]]:
         "cuda": torch.version.cuda,
         "python": platform.python_version(),
         "commit": commit(root),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "snippets": rows,
     }
     return run, outputs
@@ -103,5 +103,6 @@ def load(path: Path) -> dict | None:
 
 if __name__ == "__main__":
     arguments = [a for a in sys.argv[1:] if a != "--outputs"]
-    written = write(Path(arguments[0]) if arguments else ROOT / "build" / "results", with_outputs="--outputs" in sys.argv)
+    directory = Path(arguments[0]) if arguments else ROOT / "build" / "results"
+    written = write(directory, with_outputs="--outputs" in sys.argv)
     print(f"recorded {written.relative_to(ROOT) if written.is_relative_to(ROOT) else written}")

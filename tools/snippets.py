@@ -89,7 +89,7 @@ def timed_run(path: Path) -> tuple[dict[str, str], dict, dict[str, float]]:
     return _run_cached(path, path.read_text(encoding="utf-8"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _run_cached(path: Path, text: str) -> tuple[dict[str, str], dict, dict[str, float]]:
     sections = parse_sections(path)
     compiled = []
