@@ -98,6 +98,9 @@ def test_every_internal_link_and_anchor_resolves(site):
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_edit_link_opens_the_page_in_its_own_language(site, lang):
-    for page in PAGES[lang]:
-        edit = re.search(r'<a href="([^"]+)"[^>]*rel="edit"', html_of(site, lang, page))
-        assert edit and edit[1].endswith(f"/edit/main/docs/{lang}/{page}"), f"{lang}/{page}: {edit and edit[1]}"
+    folder = site if lang == "en" else site / lang
+    built = [(html_of(site, lang, page), page) for page in PAGES[lang]]
+    built += [((folder / "notebooks" / c.stem / "index.html").read_text(encoding="utf-8"), c) for c in CHAPTERS]
+    for page_html, source in built:  # a chapter's notebook is edited through its chapter page
+        edit = re.search(r'<a href="([^"]+)"[^>]*rel="edit"', page_html)
+        assert edit and edit[1].endswith(f"/edit/main/docs/{lang}/{source}"), f"{lang}/{source}: {edit and edit[1]}"

@@ -100,12 +100,15 @@ def _stale_translation_notice(markdown, page, root: Path) -> str:
 
 
 def on_page_content(html, page, config, files):
-    """A notebook page's table of contents, from the ids its headings really have.
+    """A notebook page edits its chapter page, and its table of contents links the ids its
+    headings really have.
 
     mkdocs-jupyter computes the contents with another slugify than the one that gives the
     rendered headings their ids (code in a heading, Chinese headings), so its links miss.
     """
     if page.file.src_uri.startswith("notebooks/"):
+        if page.edit_url:  # the notebook is made from the chapter page: edit that
+            page.edit_url = page.edit_url.replace(page.file.src_uri, Path(page.file.src_uri).stem + ".md")
         tokens: list[dict] = []
         for match in re.finditer(r'<h([2-4]) id="([^"]+)"[^>]*>(.*?)</h\1>', html, re.S):
             level, name = int(match[1]), re.sub(r"<[^>]+>|¶", "", match[3]).strip()
@@ -115,3 +118,37 @@ def on_page_content(html, page, config, files):
             siblings.append({"level": level, "id": match[2], "name": name, "children": []})
         page.toc = get_toc(tokens)
     return html
+
+
+@event_priority(100)  # before the search plugin indexes the page
+def on_page_context(context, page, config, nav):
+    """Notebook pages stay out of search: each repeats its chapter page, which readers should
+    find, and mkdocs-jupyter's headings give garbled result titles (¶, stray <mark> tags)."""
+    if page.file.src_uri.endswith(".ipynb"):
+        page.meta["search"] = {"exclude": True}
+    return context
+
+
+def on_post_page(output, page, config):
+    """Notebook pages: drop what mkdocs-jupyter inlines that they do not use (~590 KB of
+    JupyterLab CSS, the Mermaid loader, an empty require.js tag), and link
+    overrides/assets/stylesheets/notebook.css, which styles them in both schemes instead.
+    Code blocks get Material's highlighting and, as scrollable regions, a tab stop."""
+    if not page.file.src_uri.endswith(".ipynb"):
+        return output
+    from mkdocs.utils import get_relative_url
+
+    def jupyter_only(match: re.Match) -> str:
+        css = match[1]
+        unused = (".jupyter-wrapper" in css or ".highlight-ipynb" in css or ".jp-Mermaid" in css
+                  or css.lstrip().startswith("['"))  # mkdocs-jupyter prints a Python list here
+        return "" if unused else match[0]
+
+    output = re.sub(r"<style[^>]*>(.*?)</style>", jupyter_only, output, flags=re.S)
+    if 'class="jp-Mermaid' not in output:
+        output = re.sub(r'<script type="module">(?:(?!</script>).)*?mermaid.*?</script>', "", output, flags=re.S)
+    output = output.replace('<script src=""></script>', "")
+    output = re.sub(r'<div class="highlight-ipynb (hl-[\w-]+)"><pre>',
+                    r'<div class="highlight highlight-ipynb \1"><pre tabindex="0">', output)
+    href = get_relative_url("assets/stylesheets/notebook.css", page.url)
+    return output.replace("</head>", f'  <link rel="stylesheet" href="{href}">\n  </head>', 1)
