@@ -28,8 +28,12 @@ serve: install
 	@echo "Serving http://127.0.0.1:$(PORT)/ (English) and http://127.0.0.1:$(PORT)/zh/ (中文); Ctrl-C stops."
 	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory site
 
-test: install
+test: install browser-deps
 	$(BIN)/python -m pytest
+
+# What tests/test_browser.py needs: Debian's chromium, a CJK font, axe-core (installed where missing).
+browser-deps:
+	bash tools/browser_deps.sh
 
 # Run every snippet and store what it prints in outputs/cpu/, and redraw the figures in
 # docs/*/figures/ (review the diff, then commit).
