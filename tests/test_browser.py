@@ -91,7 +91,7 @@ PHONE_JS = """() => {
     if (isCode(el)) continue;
     const style = getComputedStyle(el);
     if (style.visibility === 'hidden' || style.display === 'none') continue;
-    if (['auto', 'scroll'].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1)
+    if (['auto', 'scroll'].includes(style.overflowX) && el.clientWidth && el.scrollWidth > el.clientWidth + 1)
       problems.push(`${name(el)} scrolls sideways (${el.scrollWidth} px in ${el.clientWidth} px)`);
     const box = el.getBoundingClientRect();
     if (box.width && box.height && box.right > width + 1 && !clipped(el))
@@ -287,19 +287,19 @@ def _check_notebook(data: bytes, href: str, visit: Visit, title: str) -> None:
         visit.notebooks.append(f"{href} has no code to run")
 
 
-async def _copy(tab, visit: Visit, copy_lock: asyncio.Lock) -> None:
+async def _copy(tab, visit: Visit) -> None:
     """Every copy button of an English chapter or notebook page, and what it copies.
 
     English only: the Chinese pages include the very same snippet sections (tools/pages.py
     checks it), so the code they show and copy is identical.
     """
     if visit.lang == "en" and (chapter_of(visit.path) or visit.path.startswith("notebooks/")):
-        async with copy_lock:  # one clipboard for both tabs
-            visit.copies = await tab.evaluate(COPY_JS)
+        visit.copies = await tab.evaluate(COPY_JS)
 
 
-async def _at_desktop_width(tab, visit: Visit, axe_source: str) -> None:
-    """What is checked on a page at desktop width: language, images, screenshot, notebooks, axe."""
+async def _at_desktop_width(tab, visit: Visit, axe_source: str, copied=None) -> None:
+    """What is checked on a page at desktop width: language, images, screenshot, copy buttons
+    (then `copied(tab, visit)`), notebook links, axe."""
     seen = await tab.evaluate(INSPECT_JS)
     visit.html_lang = seen["lang"]
     for image in seen["images"]:
@@ -310,6 +310,8 @@ async def _at_desktop_width(tab, visit: Visit, axe_source: str) -> None:
     name = (visit.path.strip("/").replace("/", "-") or "index").removesuffix(".html")
     visit.screenshot = SCREENSHOTS / visit.lang / f"{name}.png"
     await tab.screenshot(path=visit.screenshot)
+    if copied:
+        await copied(tab, visit)
     if not chapter_of(visit.path):
         return
     title = seen["title"].replace("¶", "").strip()
@@ -329,16 +331,19 @@ async def _at_desktop_width(tab, visit: Visit, axe_source: str) -> None:
 
 
 async def _crawl(browser, base: str, visits: dict, runs: dict, pool) -> None:
-    # The search box is tested on its own (test_search_*): here its worker is left out, which
-    # spares building the search index on each of these page loads.
     context = await browser.new_context(viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"])
-    await context.add_init_script("window.Worker = class { postMessage() {} addEventListener() {} terminate() {} };")
     axe_source = AXE.read_text(encoding="utf-8")
     copy_lock = asyncio.Lock()
     # Chapters first, so that their copied code runs in the background while the crawl goes on.
     queue: asyncio.Queue[str] = asyncio.Queue()
     for path in sorted({path for _, path in visits}, key=lambda p: (not chapter_of(p), p)):
         queue.put_nowait(path)
+
+    async def copy_and_run(tab, visit: Visit):
+        async with copy_lock:  # one clipboard for both tabs
+            await _copy(tab, visit)
+        if chapter_of(visit.path) and visit.copies:  # run in the background while the crawl goes on
+            runs[chapter_of(visit.path)] = pool.submit(_run_copied, [c["copied"] for c in visit.copies])
 
     async def worker():
         tab = await context.new_page()
@@ -351,10 +356,7 @@ async def _crawl(browser, base: str, visits: dict, runs: dict, pool) -> None:
             en, zh = visits[("en", path)], visits[("zh", path)]
             current[0] = en
             await tab.goto(en.url)
-            await _copy(tab, en, copy_lock)
-            if chapter_of(path) and en.copies:  # runs in the background while the crawl goes on
-                runs[chapter_of(path)] = pool.submit(_run_copied, [c["copied"] for c in en.copies])
-            await _at_desktop_width(tab, en, axe_source)
+            await _at_desktop_width(tab, en, axe_source, copied=copy_and_run)
             await tab.set_viewport_size(PHONE)
             en.phone = await tab.evaluate(PHONE_JS)
             current[0] = zh
