@@ -6,7 +6,8 @@ test below then checks one part of that record, so that one run reports every br
 the language menu (to the same page in the other language, and back), console errors, requests
 that leave 127.0.0.1 or fail, `<html lang>`, images, a 375 px phone screen, screenshots
 (build/screenshots/), the copy buttons and the code they copy, the notebook links, and axe-core.
-Search and the light and dark schemes have tests of their own.
+Search, the light and dark schemes and the language menu under the mouse are checked in other
+tabs while the crawl runs, and the copied code runs in fresh Pythons in the background.
 
 `make test` first runs tools/browser_deps.sh, which installs Debian's chromium, fonts-noto-cjk
 and axe-core (into .cache/npm) where they are missing; never `playwright install`.
@@ -173,9 +174,14 @@ class Visit:
 
 @dataclass
 class Crawl:
+    """The crawl, and the other browser checks, which run at the same time in other tabs."""
     base: str
     visits: dict[tuple[str, str], Visit]
     runs: dict[str, concurrent.futures.Future]  # chapter -> its copied code, run
+    searches: dict[tuple[str, str], list[str] | str]  # (language, term) -> pages found, or why none
+    search_problems: list[str]  # console errors and failed requests while searching
+    schemes: list[str]  # what is wrong with the light and dark schemes
+    menu: list[str]  # what is wrong with the language menu under the mouse
 
 
 def built_pages(folder: Path) -> list[str]:
@@ -330,9 +336,8 @@ async def _at_desktop_width(tab, visit: Visit, axe_source: str, copied=None) -> 
     visit.axe = await tab.evaluate(AXE_JS)
 
 
-async def _crawl(browser, base: str, visits: dict, runs: dict, pool) -> None:
+async def _crawl(browser, base: str, visits: dict, runs: dict, pool, axe_source: str) -> None:
     context = await browser.new_context(viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"])
-    axe_source = AXE.read_text(encoding="utf-8")
     copy_lock = asyncio.Lock()
     # Chapters first, so that their copied code runs in the background while the crawl goes on.
     queue: asyncio.Queue[str] = asyncio.Queue()
@@ -382,6 +387,14 @@ def _run_copied(blocks: list[str]) -> subprocess.CompletedProcess:
                               capture_output=True, cwd=cwd, env=env, timeout=300)
 
 
+async def _guarded(check) -> list[str]:
+    """A check's problems, or the error that stopped it, as a problem."""
+    try:
+        return await check
+    except Exception as error:  # noqa: BLE001 - reported by the test that reads it
+        return [f"stopped by {error!r}"]
+
+
 @pytest.fixture(scope="module")
 def crawl(site, base_url, browser, loop):
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
@@ -393,9 +406,18 @@ def crawl(site, base_url, browser, loop):
             url = base_url + ("" if lang == "en" else "zh/") + path
             visits[(lang, path)] = Visit(lang, path, url)
     runs: dict[str, concurrent.futures.Future] = {}
+    axe_source = AXE.read_text(encoding="utf-8")
+
+    async def everything():  # in separate tabs at once: much of a page load is waiting
+        return await asyncio.gather(
+            asyncio.wait_for(_crawl(browser, base_url, visits, runs, pool, axe_source), CRAWL_TIMEOUT),
+            _search_all(browser, base_url),
+            _guarded(_schemes(browser, base_url, axe_source)),
+            _guarded(_menu_under_the_mouse(browser, base_url)))
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:  # two Pythons at a time
-        loop.run_until_complete(asyncio.wait_for(_crawl(browser, base_url, visits, runs, pool), CRAWL_TIMEOUT))
-        yield Crawl(base_url, visits, runs)
+        _, (searches, search_problems), schemes, menu = loop.run_until_complete(everything())
+        yield Crawl(base_url, visits, runs, searches, search_problems, schemes, menu)
 
 
 def problems_of(crawl: Crawl, attribute: str) -> list[str]:
@@ -444,9 +466,8 @@ async def _menu_under_the_mouse(browser, base: str) -> list[str]:
     return problems
 
 
-def test_language_menu_opens_under_the_mouse(browser, loop, base_url):
-    problems = loop.run_until_complete(_menu_under_the_mouse(browser, base_url))
-    assert not problems, "\n".join(problems)
+def test_language_menu_opens_under_the_mouse(crawl):
+    assert not crawl.menu, "\n".join(crawl.menu)
 
 
 def test_no_console_errors(crawl):
@@ -534,16 +555,6 @@ def test_no_serious_accessibility_violations(crawl):
 # ----------------------------------------------------------------------------------------------
 # Search
 
-@pytest.fixture(scope="module")
-def search_tab(browser, loop, base_url):
-    context = loop.run_until_complete(browser.new_context(viewport=DESKTOP))
-    tab = loop.run_until_complete(context.new_page())
-    visit = Visit("", "search", base_url)
-    listen(tab, base_url, lambda: visit)
-    yield tab, visit
-    loop.run_until_complete(context.close())
-
-
 async def _search(tab, home: str, term: str) -> list[str]:
     """Type a term into the search box; return the pages of the results, in order, without repeats."""
     if tab.url != home:
@@ -564,16 +575,33 @@ async def _search(tab, home: str, term: str) -> list[str]:
     return pages
 
 
+async def _search_all(browser, base: str) -> tuple[dict, list[str]]:
+    """Every term of SEARCHES, typed in the search box of its language's home page."""
+    context = await browser.new_context(viewport=DESKTOP)
+    tab = await context.new_page()
+    visit = Visit("", "search", base)
+    listen(tab, base, lambda: visit)
+    found: dict[tuple[str, str], list[str] | str] = {}
+    for lang in LANGUAGES:
+        for term in SEARCHES[lang]:
+            try:
+                found[(lang, term)] = await _search(tab, base + ("zh/" if lang == "zh" else ""), term)
+            except Exception as error:  # noqa: BLE001 - reported by the test of this term
+                found[(lang, term)] = f"no results: {error!r}"
+    await context.close()
+    return found, [f"while searching: {item}" for item in visit.errors + visit.outside + visit.failed]
+
+
 @pytest.mark.parametrize("lang,term", [(lang, term) for lang in LANGUAGES for term in SEARCHES[lang]])
-def test_search_finds_the_right_pages(search_tab, loop, base_url, lang, term):
-    tab, visit = search_tab
+def test_search_finds_the_right_pages(crawl, lang, term):
+    found = crawl.searches[(lang, term)]
+    assert isinstance(found, list), f"{term!r}: {found}"
     root = "/" if lang == "en" else "/zh/"
-    found = loop.run_until_complete(_search(tab, base_url + root.lstrip("/"), term))
     missing = [page for page in SEARCHES[lang][term] if f"{root}{page}/" not in found[:3]]
     assert not missing, f"{term!r} finds {found[:6]}, not {missing} among the first three"
     assert all(path.startswith(root) and (lang == "zh" or not path.startswith("/zh/")) for path in found), \
         f"{term!r} finds pages of the other language: {found}"
-    assert not visit.errors + visit.outside + visit.failed
+    assert not crawl.search_problems, "\n".join(crawl.search_problems)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -671,6 +699,5 @@ async def _schemes(browser, base: str, axe_source: str) -> list[str]:
     return problems + visit.errors + visit.outside + visit.failed
 
 
-def test_light_and_dark_schemes_both_work(browser, loop, base_url, crawl):
-    problems = loop.run_until_complete(_schemes(browser, base_url, AXE.read_text(encoding="utf-8")))
-    assert not problems, "\n".join(problems)
+def test_light_and_dark_schemes_both_work(crawl):
+    assert not crawl.schemes, "\n".join(crawl.schemes)
