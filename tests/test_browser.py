@@ -304,8 +304,8 @@ async def _copy(tab, visit: Visit) -> None:
 
 
 async def _at_desktop_width(tab, visit: Visit, axe_source: str, copied=None) -> None:
-    """What is checked on a page at desktop width: language, images, screenshot, copy buttons
-    (then `copied(tab, visit)`), notebook links, axe."""
+    """What is checked on a page at desktop width: language, images, screenshot, notebook links
+    and axe on chapter pages, then the copy buttons (`copied(tab, visit)`)."""
     seen = await tab.evaluate(INSPECT_JS)
     visit.html_lang = seen["lang"]
     for image in seen["images"]:
@@ -316,10 +316,14 @@ async def _at_desktop_width(tab, visit: Visit, axe_source: str, copied=None) -> 
     name = (visit.path.strip("/").replace("/", "-") or "index").removesuffix(".html")
     visit.screenshot = SCREENSHOTS / visit.lang / f"{name}.png"
     await tab.screenshot(path=visit.screenshot)
-    if copied:
+    if chapter_of(visit.path):
+        await _notebook_links_and_axe(tab, visit, seen, axe_source)
+    if copied:  # last: the "Copied" notice that it shows would be in the screenshot and in axe's way
         await copied(tab, visit)
-    if not chapter_of(visit.path):
-        return
+
+
+async def _notebook_links_and_axe(tab, visit: Visit, seen: dict, axe_source: str) -> None:
+    """A chapter page: its two notebook links, and axe-core."""
     title = seen["title"].replace("¶", "").strip()
     links = seen["notebookLinks"]
     if len(links) != 2 or not links[1].endswith(".ipynb"):
