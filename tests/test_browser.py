@@ -72,6 +72,21 @@ INSPECT_JS = """() => ({
                                          loaded: i.complete && i.naturalWidth > 0})),
   notebookLinks: [...document.querySelectorAll('.notebook-links a')].map(a => a.href),
   title: (document.querySelector('.md-content h1') || {}).textContent || '',
+  // In-page links that go nowhere, sections missing from the table of contents, and (on
+  // notebook pages) code that a Markdown cell shows again next to the code cell that runs it.
+  contents: [
+    ...[...document.querySelectorAll('a[href^="#"]')].map(a => a.getAttribute('href'))
+      .filter(h => h === '#' || !document.getElementById(decodeURIComponent(h.slice(1))))
+      .map(h => `the link ${h} goes nowhere`),
+    ...(toc => [...document.querySelectorAll('.md-content article h2')]
+      .filter(h => !h.id || !toc.has('#' + h.id))
+      .map(h => `the section "${h.textContent.replace('¶', '').trim()}" is not in the table of contents`))(
+      new Set([...document.querySelectorAll('nav.md-nav--secondary a')].map(a => a.getAttribute('href')))),
+    ...(cells => [...document.querySelectorAll('.jp-MarkdownCell pre')].map(p => p.textContent.trim())
+      .filter(text => text && cells.some(code => code.includes(text)))
+      .map(text => `a Markdown cell shows code again: ${JSON.stringify(text.slice(0, 60))}`))(
+      [...document.querySelectorAll('.jp-CodeCell .highlight-ipynb pre')].map(p => p.textContent)),
+  ],
 })"""
 
 # At 375 px: the page must not scroll sideways, nothing may stick out past the right edge, and
@@ -161,6 +176,7 @@ class Visit:
     outside: list[str] = field(default_factory=list)  # requests to another host
     failed: list[str] = field(default_factory=list)  # requests that failed or got an error status
     images: list[str] = field(default_factory=list)
+    contents: list[str] = field(default_factory=list)  # dead in-page links, missing contents entries
     phone: list[str] = field(default_factory=list)
     copies: list[dict] = field(default_factory=list)
     notebooks: list[str] = field(default_factory=list)  # problems with the notebook links
@@ -308,6 +324,7 @@ async def _at_desktop_width(tab, visit: Visit, axe_source: str, copied=None) -> 
     and axe on chapter pages, then the copy buttons (`copied(tab, visit)`)."""
     seen = await tab.evaluate(INSPECT_JS)
     visit.html_lang = seen["lang"]
+    visit.contents = seen["contents"]
     for image in seen["images"]:
         if not image["alt"]:
             visit.images.append(f"{image['src']} has no alt text")
@@ -491,6 +508,19 @@ def test_no_request_fails(crawl):
 
 def test_images_have_alt_text_and_load(crawl):
     problems = problems_of(crawl, "images")
+    assert not problems, "\n".join(problems)
+
+
+# Known, in code this module does not own; strict, so that the fix makes this fail: then drop it.
+ZH_NOTEBOOKS = pytest.mark.xfail(strict=True, reason=(
+    "Chinese notebook pages: tools/notebooks.py takes fence line numbers from the page with its "
+    "front matter (translation_of) but cuts the prose from the page without it, so Markdown cells "
+    "show pieces of code; and their headings get empty ids (the explicit { #id } is dropped)"))
+
+
+@pytest.mark.parametrize("lang", ["en", pytest.param("zh", marks=ZH_NOTEBOOKS)])
+def test_in_page_links_and_the_table_of_contents_work(crawl, lang):
+    problems = [f"{v.name}: {item}" for v in crawl.visits.values() if v.lang == lang for item in v.contents]
     assert not problems, "\n".join(problems)
 
 
