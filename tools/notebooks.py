@@ -9,6 +9,7 @@ point at `link_base` (the site's root for that language, as seen from where the 
 from __future__ import annotations
 
 import base64
+import html
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import nbformat
 
 from tools.pages import fences
 
-HEADING_ID = re.compile(r"^(#+ .*?)\s*\{[^}]*\}\s*$")  # `## Title { #id }` -> `## Title`
+HEADING_ID = re.compile(r"^(?P<level>#+) (?P<text>.*?)\s*\{[^}]*#(?P<id>[^\s}]+)[^}]*\}\s*$")  # `## Title { #id }`
 ADMONITION = re.compile(r"^(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
 LINK = re.compile(
     r"(?P<image>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s#:]*\.(?:md|png|svg|jpg)|)(?P<anchor>#[^)\s]*)?\)"
@@ -26,7 +27,8 @@ FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 
 def page_to_notebook(expanded: str, lang: str, page: Path, link_base: str) -> nbformat.NotebookNode:
     """`page`: the page's file (its images are beside it); `link_base`: what links are made relative to."""
-    lines = FRONT_MATTER.sub("", expanded).splitlines()
+    expanded = FRONT_MATTER.sub("", expanded)
+    lines = expanded.splitlines()
     cells, prose_start = [], 0
     for fence in fences(expanded):
         if fence.indent:  # inside a tab or an admonition: part of the prose around it
@@ -71,13 +73,18 @@ def _add_prose(cells: list, lines: list[str]) -> None:
 
 
 def _plain(lines: list[str]) -> list[str]:
-    """Material's admonitions become block quotes; explicit heading ids are dropped."""
+    """Material's admonitions become block quotes; headings with an explicit id become HTML
+    headings that keep it (the title stays Markdown, for mkdocs-jupyter to find it)."""
     out, in_admonition = [], False
     for line in lines:
         heading = HEADING_ID.match(line)
         admonition = ADMONITION.match(line)
-        if heading:
-            out.append(heading[1])
+        if heading and len(heading["level"]) == 1:
+            out.append(f"# {heading['text']}")
+        elif heading:  # Jupyter has no `{ #id }`: an HTML heading keeps the id that links use
+            level, text = len(heading["level"]), html.escape(heading["text"], quote=False)
+            text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+            out.append(f'<h{level} id="{heading["id"]}">{text}</h{level}>')
         elif admonition:
             in_admonition = True
             out.append(f"> **{admonition['title']}**" if admonition["title"] else ">")
