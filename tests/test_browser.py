@@ -513,9 +513,8 @@ def test_images_have_alt_text_and_load(crawl):
 
 # Known, in code this module does not own; strict, so that the fix makes this fail: then drop it.
 ZH_NOTEBOOKS = pytest.mark.xfail(strict=True, reason=(
-    "Chinese notebook pages: tools/notebooks.py takes fence line numbers from the page with its "
-    "front matter (translation_of) but cuts the prose from the page without it, so Markdown cells "
-    "show pieces of code; and their headings get empty ids (the explicit { #id } is dropped)"))
+    "Chinese notebook pages: the title (h1) of the notebook made by tools/notebooks.py gets an "
+    "empty id (nbconvert's slug of Chinese text), so its ¶ link goes nowhere"))
 
 
 @pytest.mark.parametrize("lang", ["en", pytest.param("zh", marks=ZH_NOTEBOOKS)])
