@@ -511,13 +511,7 @@ def test_images_have_alt_text_and_load(crawl):
     assert not problems, "\n".join(problems)
 
 
-# Known, in code this module does not own; strict, so that the fix makes this fail: then drop it.
-ZH_NOTEBOOKS = pytest.mark.xfail(strict=True, reason=(
-    "Chinese notebook pages: the title (h1) of the notebook made by tools/notebooks.py gets an "
-    "empty id (nbconvert's slug of Chinese text), so its ¶ link goes nowhere"))
-
-
-@pytest.mark.parametrize("lang", ["en", pytest.param("zh", marks=ZH_NOTEBOOKS)])
+@pytest.mark.parametrize("lang", ["en", "zh"])
 def test_in_page_links_and_the_table_of_contents_work(crawl, lang):
     problems = [f"{v.name}: {item}" for v in crawl.visits.values() if v.lang == lang for item in v.contents]
     assert not problems, "\n".join(problems)

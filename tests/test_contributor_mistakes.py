@@ -73,10 +73,10 @@ def test_python_that_ruff_rejects(project_copy):
 
 def test_an_english_misspelling(project_copy):
     page = project_copy / "docs" / "en" / "layers.md"
-    edit(page, "## Summary", "## Summary\n\nThe seperate layers.")
+    edit(page, "## Summary", "## Summary\n\nThe seperate layers.")  # codespell:ignore
     result = lint(project_copy, str(BIN / "codespell"), "docs/en")
     assert result.returncode != 0
-    assert f"docs/en/layers.md:{line_of(page, 'seperate')}: seperate ==> separate" in result.stdout
+    assert f"docs/en/layers.md:{line_of(page, 'seperate')}: seperate ==> separate" in result.stdout  # codespell:ignore
 
 
 def test_a_broken_link_or_anchor_in_the_built_site(tmp_path):

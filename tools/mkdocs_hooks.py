@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # MkDocs loads 
 
 from tools.glossary import table as glossary_table  # noqa: E402
 from tools.notebooks import page_to_notebook  # noqa: E402
-from tools.pages import PageError, check_includes, expand, snippet_for  # noqa: E402
+from tools.pages import PageError, check_includes, expand, heading_ids, snippet_for  # noqa: E402
 from tools.report import device_tabs, test_report  # noqa: E402
 from tools.translations import fingerprint, recorded  # noqa: E402
 
@@ -107,8 +107,13 @@ def on_page_content(html, page, config, files):
     rendered headings their ids (code in a heading, Chinese headings), so its links miss.
     """
     if page.file.src_uri.startswith("notebooks/"):
+        chapter = Path(page.file.src_uri).stem + ".md"
         if page.edit_url:  # the notebook is made from the chapter page: edit that
-            page.edit_url = page.edit_url.replace(page.file.src_uri, Path(page.file.src_uri).stem + ".md")
+            page.edit_url = page.edit_url.replace(page.file.src_uri, chapter)
+        # nbconvert gives a Chinese title an empty id (and its ¶ link "#"): use the chapter's
+        title_id = heading_ids(Path(config.docs_dir) / chapter)[0]
+        html = re.sub(r'<h1 id="">(.*?)<a class="anchor-link" href="#">',
+                      rf'<h1 id="{title_id}">\1<a class="anchor-link" href="#{title_id}">', html, count=1, flags=re.S)
         tokens: list[dict] = []
         for match in re.finditer(r'<h([2-4]) id="([^"]+)"[^>]*>(.*?)</h\1>', html, re.S):
             level, name = int(match[1]), re.sub(r"<[^>]+>|¶", "", match[3]).strip()
