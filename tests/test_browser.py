@@ -244,7 +244,7 @@ def base_url(site):
 
 @pytest.fixture(scope="session")
 def browser(loop):
-    chromium = shutil.which("chromium")
+    chromium = shutil.which(os.environ.get("CHROMIUM", "chromium"))  # see tools/browser_deps.sh
     if not chromium:
         pytest.fail(f"The browser tests need Debian's chromium on PATH. {SETUP}")
     if not AXE.exists():

@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 AXE_VERSION=4.14.1
 AXE_DIR=.cache/npm
 
-have_chromium() { command -v chromium >/dev/null 2>&1; }
+# CHROMIUM names another Chromium-based browser to use instead (GitHub's hosted runners have
+# Google Chrome, and run as a user who cannot apt-get without sudo; see .github/workflows/ci.yml).
+have_chromium() { command -v "${CHROMIUM:-chromium}" >/dev/null 2>&1; }
 have_cjk_font() { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh family 2>/dev/null)" ]; }
 have_axe() {
     [ -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ] &&
