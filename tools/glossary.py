@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tools.pages import fences, pages
+from tools.pages import pages, prose_lines
 from tools.snippets import ROOT
 
 HEADERS = {"en": ("English", "中文", "Meaning", "Explained in"), "zh": ("中文", "English", "含义", "详见")}
@@ -38,11 +38,7 @@ def terminology_problems(root: Path = ROOT) -> list[str]:
     """Chinese pages that use a rendering the glossary rules out, with file, line and the right term."""
     problems, glossary = [], terms(root)
     for page in pages("zh", root):
-        text = page.read_text(encoding="utf-8")
-        code_lines = {n for f in fences(text) for n in range(f.line, f.end_line + 1)}
-        for number, line in enumerate(text.splitlines(), 1):
-            if number in code_lines:
-                continue
+        for number, line in prose_lines(page):
             prose = re.sub(r"`[^`]*`", "", line)  # code spans keep their own words
             for term in glossary:
                 for wrong in term.get("avoid", []):

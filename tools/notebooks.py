@@ -15,9 +15,8 @@ from pathlib import Path
 
 import nbformat
 
-from tools.pages import fences
+from tools.pages import HEADING, fences
 
-HEADING_ID = re.compile(r"^(?P<level>#+) (?P<text>.*?)\s*\{[^}]*#(?P<id>[^\s}]+)[^}]*\}\s*$")  # `## Title { #id }`
 ADMONITION = re.compile(r"^(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
 LINK = re.compile(
     r"(?P<image>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s#:]*\.(?:md|png|svg|jpg)|)(?P<anchor>#[^)\s]*)?\)"
@@ -77,12 +76,13 @@ def _plain(lines: list[str]) -> list[str]:
     headings that keep it (the title stays Markdown, for mkdocs-jupyter to find it)."""
     out, in_admonition = [], False
     for line in lines:
-        heading = HEADING_ID.match(line)
+        heading = HEADING.match(line)
+        heading = heading if heading and heading["id"] else None  # only `## Title { #id }`
         admonition = ADMONITION.match(line)
-        if heading and len(heading["level"]) == 1:
+        if heading and len(heading[1]) == 1:
             out.append(f"# {heading['text']}")
         elif heading:  # Jupyter has no `{ #id }`: an HTML heading keeps the id that links use
-            level, text = len(heading["level"]), html.escape(heading["text"], quote=False)
+            level, text = len(heading[1]), html.escape(heading["text"], quote=False)
             text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
             out.append(f'<h{level} id="{heading["id"]}">{text}</h{level}>')
         elif admonition:

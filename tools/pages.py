@@ -185,7 +185,8 @@ def page_problems(page: Path, root: Path = ROOT) -> list[str]:
 
 
 def parity_problems(root: Path = ROOT) -> list[str]:
-    """Both languages have the same pages, including the same snippets in the same order."""
+    """Both languages have the same pages, and each pair the same includes in the same order,
+    the same heading ids and the same links to other pages."""
     by_lang = {lang: {p.relative_to(root / "docs" / lang): p for p in pages(lang, root)} for lang in LANGUAGES}
     first, *others = LANGUAGES
     problems = []
@@ -220,11 +221,11 @@ def _include_differences(path: Path, first: str, lang: str, page_a: Path, page_b
     return []
 
 
-def _prose_lines(page: Path) -> list[str]:
-    """The page's lines outside code fences."""
+def prose_lines(page: Path) -> list[tuple[int, str]]:
+    """The page's lines outside code fences, with their 1-based numbers."""
     text = page.read_text(encoding="utf-8")
     in_code = {n for f in fences(text) for n in range(f.line, f.end_line + 1)}
-    return [line for n, line in enumerate(text.splitlines(), 1) if n not in in_code]
+    return [(n, line) for n, line in enumerate(text.splitlines(), 1) if n not in in_code]
 
 
 def heading_ids(page: Path) -> list[str]:
@@ -233,7 +234,7 @@ def heading_ids(page: Path) -> list[str]:
 
     slug = slugify(case="lower")
     ids = []
-    for line in _prose_lines(page):
+    for _, line in prose_lines(page):
         match = HEADING.match(line)
         if match:
             text = re.sub(r"[`*]", "", match["text"])  # as rendered: code and emphasis marks gone
@@ -243,7 +244,7 @@ def heading_ids(page: Path) -> list[str]:
 
 def internal_links(page: Path) -> list[str]:
     """Links to other pages of the site (`page.md#anchor`)."""
-    return [m["target"] for line in _prose_lines(page) for m in LINK.finditer(line)]
+    return [m["target"] for _, line in prose_lines(page) for m in LINK.finditer(line)]
 
 
 def _include_lines(page: Path) -> list[tuple[int, str]]:
