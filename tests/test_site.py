@@ -16,10 +16,18 @@ PAGES = {lang: [p.relative_to(ROOT / "docs" / lang) for p in pages(lang)] for la
 CHAPTERS = [p for p in PAGES["en"] if snippet_for(ROOT / "docs" / "en" / p).exists()]
 
 
+def language_root(site, lang):
+    """Where a language's site is built: English at the root, Chinese under zh/."""
+    return site if lang == "en" else site / lang
+
+
+def page_dir(site, lang, page):
+    """The folder of a page's built index.html."""
+    return language_root(site, lang) / ("" if page.stem == "index" else f"{page.with_suffix('')}/")
+
+
 def html_of(site, lang, page):
-    url = "" if page.stem == "index" else f"{page.with_suffix('')}/"
-    folder = site if lang == "en" else site / lang
-    return (folder / url / "index.html").read_text(encoding="utf-8")
+    return (page_dir(site, lang, page) / "index.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -34,11 +42,9 @@ def test_language_menu_links_the_same_page_in_each_language(site, lang):
         page_html = html_of(site, lang, page)
         for other in LANGUAGES:
             link = re.search(rf'<a href="([^"]*)" hreflang="{other}"[^>]*class="md-select__link"', page_html)
-            folder = site if lang == "en" else site / lang
-            url = "" if page.stem == "index" else f"{page.with_suffix('')}/"
-            target = (folder / url / link[1]).resolve()
-            expected = (site if other == "en" else site / other) / url
-            assert target == expected.resolve(), f"{lang}/{page}: menu entry {other} goes to {link[1]}"
+            target = (page_dir(site, lang, page) / link[1]).resolve()
+            expected = page_dir(site, other, page).resolve()
+            assert target == expected, f"{lang}/{page}: menu entry {other} goes to {link[1]}"
 
 
 def test_headings_have_the_same_readable_ids_in_both_languages(site):
@@ -75,7 +81,7 @@ def test_chinese_search_index_is_segmented_into_words(site):
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=str)
 def test_chapter_notebook_is_executed_and_downloadable(site, lang, chapter):
-    folder = site if lang == "en" else site / lang
+    folder = language_root(site, lang)
     notebook = nbformat.read(folder / "downloads" / f"{chapter.stem}.ipynb", as_version=4)
     nbformat.validate(notebook)
     snippet = snippet_for(ROOT / "docs" / lang / chapter)
@@ -98,7 +104,7 @@ def test_every_internal_link_and_anchor_resolves(site):
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_edit_link_opens_the_page_in_its_own_language(site, lang):
-    folder = site if lang == "en" else site / lang
+    folder = language_root(site, lang)
     built = [(html_of(site, lang, page), page) for page in PAGES[lang]]
     built += [((folder / "notebooks" / c.stem / "index.html").read_text(encoding="utf-8"), c) for c in CHAPTERS]
     for page_html, source in built:  # a chapter's notebook is edited through its chapter page
