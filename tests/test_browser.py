@@ -535,7 +535,7 @@ def test_copy_buttons_copy_exactly_the_code_shown(crawl):
     problems = []
     for chapter in CHAPTERS:
         page, notebook = crawl.visits[("en", f"{chapter}/")], crawl.visits[("en", f"notebooks/{chapter}/")]
-        snippet = ROOT / "snippets" / f"{chapter.replace('-', '_')}.py"
+        snippet = ROOT / "snippets" / f"{chapter}.py"
         sections = [textwrap.dedent(s.code).rstrip("\n") for s in parse_sections(snippet)]
         copied = [c["copied"] for c in page.copies]
         for visit in (page, notebook):

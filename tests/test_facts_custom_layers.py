@@ -9,7 +9,7 @@ from torch import nn
 
 from tools.snippets import ROOT, run
 
-outputs, ns = run(ROOT / "snippets" / "custom_layers.py")
+outputs, ns = run(ROOT / "snippets" / "custom-layers.py")
 
 
 def test_centered_layer_subtracts_the_mean_and_has_no_parameters():

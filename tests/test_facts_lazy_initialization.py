@@ -10,7 +10,7 @@ from torch.nn.parameter import UninitializedParameter
 
 from tools.snippets import ROOT, run
 
-_, ns = run(ROOT / "snippets" / "lazy_initialization.py")
+_, ns = run(ROOT / "snippets" / "lazy-initialization.py")
 
 
 def test_lazy_linear_starts_with_uninitialized_parameters():

@@ -11,7 +11,7 @@ from torch import nn
 
 from tools.snippets import ROOT, run
 
-outputs, ns = run(ROOT / "snippets" / "saving_loading.py")
+outputs, ns = run(ROOT / "snippets" / "saving-loading.py")
 
 
 def saved_and_loaded(obj, **load_args):

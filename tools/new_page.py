@@ -49,7 +49,7 @@ NAV_BEFORE = {"mkdocs.yml": "mistakes.md", "mkdocs.zh.yml": "mistakes.md"}
 def create(name: str, title: str, title_zh: str, root: Path = ROOT) -> list[Path]:
     if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name):
         raise SystemExit(f"NAME={name!r}: use lowercase words joined by hyphens, e.g. NAME=optimizers")
-    stem = name.replace("-", "_")
+    stem = name  # snippet and output files are named after the page
     paths = {
         "snippet": root / "snippets" / f"{stem}.py",
         "en": root / "docs" / "en" / f"{name}.md",

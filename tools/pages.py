@@ -1,8 +1,8 @@
 """The pages of both languages: finding them, checking their includes, expanding them.
 
 Pages live in `docs/<lang>/`, with the same file names in every language. A chapter page
-`docs/<lang>/<name>.md` takes its code from `snippets/<name with _ for ->.py` and its outputs
-from `outputs/cpu/<same>.txt`, both through pymdownx.snippets include lines.
+`docs/<lang>/<name>.md` takes its code from `snippets/<name>.py` and its outputs
+from `outputs/cpu/<name>.txt`, both through pymdownx.snippets include lines.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def pages(lang: str, root: Path = ROOT) -> list[Path]:
 def snippet_for(page: Path) -> Path:
     """The snippet file that holds a chapter page's code (it may not exist)."""
     root = page.parents[2]
-    return root / "snippets" / (page.stem.replace("-", "_") + ".py")
+    return root / "snippets" / f"{page.stem}.py"
 
 
 def rel(path: Path, root: Path = ROOT) -> str:

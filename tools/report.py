@@ -72,7 +72,7 @@ def test_report(root: Path, lang: str) -> str:
     }
     keys = list(dict.fromkeys(key for device_rows in rows.values() for key in device_rows))
     for snippet, section in keys:
-        page = Path(snippet).stem.replace("_", "-") + ".md"
+        page = Path(snippet).stem + ".md"
         cells = []
         for device in DEVICES:
             row = rows[device].get((snippet, section))
