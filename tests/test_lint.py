@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
+from tools.project import ROOT
 
 BIN = Path(sys.executable).parent
 ENGLISH = ["README.md", "CONTRIBUTING.md", "docs/en", "docs/glossary.yml", "snippets", "tools", "tests", ".github"]

@@ -1,8 +1,8 @@
 """Every Chinese page records which version of its English page it translates."""
 
 import pytest
-from conftest import ROOT
 
+from tools.project import ROOT
 from tools.translations import RECORD
 
 CHINESE = sorted((ROOT / "docs" / "zh").rglob("*.md"))

@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 from tools.pages import LANGUAGES, pages
-from tools.snippets import ROOT, parse_sections, snippet_files
+from tools.project import ROOT
+from tools.snippets import parse_sections, snippet_files
 
 CACHE = ROOT / ".cache" / "mkdocs-jupyter"
 PAGE_LIMIT, INDEX_LIMIT = 300 * 1024, 1024 * 1024

@@ -15,8 +15,7 @@ import runpy
 import sys
 from pathlib import Path
 
-from tools.pages import LANGUAGES
-from tools.snippets import ROOT
+from tools.project import LANGUAGES, ROOT
 
 
 def figure_scripts(root: Path = ROOT) -> list[Path]:

@@ -17,10 +17,12 @@ import re
 import sys
 import time
 import traceback
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools.project import ROOT
+
 MARKER = re.compile(r"^\s*#\s*-{1,}8<-{1,}\s+\[\s*(start|end)\s*:\s*([a-z][-_0-9a-z]*)\s*\]\s*$")
 
 
@@ -41,32 +43,50 @@ class Section:
 
 def parse_sections(path: Path) -> list[Section]:
     """Split a snippet file into its sections; code outside a section is an error."""
-    sections: list[Section] = []
+    return list(_parse_sections(path, path.read_text(encoding="utf-8")))
+
+
+@functools.cache
+def _parse_sections(path: Path, text: str) -> tuple[Section, ...]:
+    sections = []
+    for name, first_line, lines in _split(text, _rel(path), _comment_or_blank, "code"):
+        sections.append(Section(name, first_line, "\n".join(lines) + "\n"))
+    if not sections:
+        raise SnippetError(f"{_rel(path)}: no sections")
+    return tuple(sections)
+
+
+def _comment_or_blank(line: str) -> bool:
+    # Code outside every section would run in tests but never be shown to a reader.
+    return not line.strip() or line.lstrip().startswith("#")
+
+
+def _split(text: str, name: str, outside, what: str) -> list[tuple[str, int, list[str]]]:
+    """The named sections of a text cut by markers: (name, first line, lines). A line outside
+    every section must satisfy `outside`; every other mistake is an error naming file and line."""
+    found: list[tuple[str, int, list[str]]] = []
     current: tuple[str, int, list[str]] | None = None
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        where = f"{_rel(path)}:{number}"
+    for number, line in enumerate(text.splitlines(), 1):
+        where = f"{name}:{number}"
         match = MARKER.match(line)
         if match and match[1] == "start":
             if current:
                 raise SnippetError(f"{where}: section '{match[2]}' starts inside '{current[0]}'")
-            if any(s.name == match[2] for s in sections):
+            if any(section[0] == match[2] for section in found):
                 raise SnippetError(f"{where}: section '{match[2]}' is defined twice")
             current = (match[2], number + 1, [])
         elif match:
             if not current or current[0] != match[2]:
                 raise SnippetError(f"{where}: end of section '{match[2]}', which is not open")
-            sections.append(Section(current[0], current[1], "\n".join(current[2]) + "\n"))
+            found.append(current)
             current = None
         elif current:
             current[2].append(line)
-        elif line.strip() and not line.lstrip().startswith("#"):
-            # Code outside every section would run in tests but never be shown to a reader.
-            raise SnippetError(f"{where}: code outside any section: {line.strip()!r}")
+        elif not outside(line):
+            raise SnippetError(f"{where}: {what} outside any section: {line.strip()!r}")
     if current:
-        raise SnippetError(f"{_rel(path)}: section '{current[0]}' is never ended")
-    if not sections:
-        raise SnippetError(f"{_rel(path)}: no sections")
-    return sections
+        raise SnippetError(f"{name}:{current[1] - 1}: section '{current[0]}' is never ended")
+    return found
 
 
 def run_file(path: Path) -> dict[str, str]:
@@ -103,14 +123,16 @@ def _run_cached(path: Path, text: str) -> tuple[dict[str, str], dict, dict[str, 
                 f"    {(error.text or '').strip()}",
                 section.name,
             ) from None
-    namespace = {"__name__": "__main__", "__file__": str(path)}
+    module = types.ModuleType("__main__")
+    module.__file__ = str(path)
+    namespace = module.__dict__
     outputs, seconds = {}, {}
     with _fresh_figures():
         for section, code in zip(sections, compiled):
             buffer = io.StringIO()
             start = time.perf_counter()
             try:
-                with contextlib.redirect_stdout(buffer):
+                with contextlib.redirect_stdout(buffer), running_as_main(module):
                     exec(code, namespace)
             except Exception as error:
                 message = _describe_failure(path, section, error, buffer.getvalue())
@@ -132,6 +154,18 @@ def _describe_failure(path: Path, section: Section, error: Exception, printed: s
 
 
 @contextlib.contextmanager
+def running_as_main(module: types.ModuleType):
+    """Run code as the program `__main__`, as `python file.py` and Jupyter do, so that classes it
+    defines can be pickled (torch.save) and found again when loaded."""
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = module
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = saved
+
+
+@contextlib.contextmanager
 def _fresh_figures():
     """Close figures a snippet left open, so one file's plots never leak into the next."""
     try:
@@ -150,19 +184,15 @@ def format_outputs(outputs: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
-def parse_outputs(text: str) -> dict[str, str]:
-    """Inverse of format_outputs."""
-    outputs, name, lines = {}, None, []
-    for line in text.splitlines():
-        match = MARKER.match(line)
-        if match and match[1] == "start":
-            name, lines = match[2], []
-        elif match:
-            outputs[name] = "\n".join(lines) + "\n"
-            name = None
-        elif name is not None:
-            lines.append(line)
-    return outputs
+def parse_outputs(text: str, path: Path | None = None) -> dict[str, str]:
+    """Inverse of format_outputs. A broken marker is an error naming the file and line."""
+    sections = _split(text, _rel(path) if path else "stored outputs", lambda line: not line.strip(), "text")
+    return {name: "\n".join(lines) + "\n" for name, _, lines in sections}
+
+
+def read_outputs(path: Path) -> dict[str, str]:
+    """The outputs stored in a file (none if it does not exist)."""
+    return parse_outputs(path.read_text(encoding="utf-8"), path) if path.exists() else {}
 
 
 def snippet_files(root: Path = ROOT) -> list[Path]:
@@ -191,6 +221,7 @@ def current_device() -> str:
     return "cpu"
 
 
+@functools.cache
 def _rel(path: Path) -> str:
     """`snippets/x.py`: the name a contributor knows, wherever the project is checked out."""
     for parent in path.parents:
@@ -201,12 +232,11 @@ def _rel(path: Path) -> str:
 
 def output_differences(snippet: Path, device: str | None = None) -> list[str]:
     """Run a snippet file and compare what it printed with the outputs stored for this device."""
-    fresh = format_outputs(run_file(snippet))
+    new = {name: text for name, text in run_file(snippet).items() if text.strip()}
     stored_path = expected_output_file(snippet, device or current_device())
-    stored = stored_path.read_text(encoding="utf-8") if stored_path.exists() else ""
-    if fresh == stored:
+    old = read_outputs(stored_path)
+    if format_outputs(new) == format_outputs(old):
         return []
-    new, old = parse_outputs(fresh), parse_outputs(stored)
     problems = []
     for name in sorted(set(new) | set(old), key=lambda n: (n not in new, n)):
         if new.get(name) != old.get(name):
@@ -216,32 +246,4 @@ def output_differences(snippet: Path, device: str | None = None) -> list[str]:
                 lineterm="",
             )
             problems.append("\n".join(diff))
-    return problems or [f"{_rel(stored_path)} is not in its stored form; regenerate it"]
-
-
-def main(argv: list[str]) -> int:
-    """`python -m tools.snippets check|update [snippets/x.py ...]`"""
-    if not argv or argv[0] not in ("check", "update"):
-        print(main.__doc__, file=sys.stderr)
-        return 2
-    paths = [Path(p).resolve() for p in argv[1:]] or snippet_files()
-    failed = False
-    for snippet in paths:
-        try:
-            if argv[0] == "update":
-                target = output_file(snippet, current_device())
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(format_outputs(run_file(snippet)), encoding="utf-8")
-                print(f"wrote {_rel(target)}")
-            else:
-                for problem in output_differences(snippet):
-                    failed = True
-                    print(problem)
-        except SnippetError as error:
-            failed = True
-            print(error, file=sys.stderr)
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    return problems

@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from tools.snippets import ROOT
+from tools.project import ROOT
 
 RECORD = re.compile(r"\A---\n(?:.*\n)*?translation_of:\s*(?P<hash>[0-9a-f]+)\b.*\n(?:.*\n)*?---\n")
 

@@ -1,0 +1,50 @@
+"""Where things are: the one definition of the project's languages, folders and build paths.
+
+Every other module, the tests and the benchmark import these names instead of spelling the
+paths out again.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SOURCE = "en"  # pages are written in English first; the other languages translate them
+LANGUAGES = ("en", "zh")
+TRANSLATIONS = tuple(lang for lang in LANGUAGES if lang != SOURCE)
+LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
+
+SITE = ROOT / "site"  # `make build`: the source language at the root, the others in site/<lang>/
+CACHE = ROOT / ".cache"  # executed notebooks (tools/notebooks.py), axe-core for the browser tests
+BUILD = ROOT / "build"  # this run's records (build/results/) and screenshots: not committed
+RECORDS = BUILD / "results"  # the record of the snippets' run made by this build, per device
+COMMITTED_RECORDS = ROOT / "results"  # reviewed records of GPU runs (results/cuda.json)
+
+
+def under(root: Path, path: Path) -> Path:
+    """`path` (one of the paths above) in the project at `root`, a scratch copy say."""
+    return root / path.relative_to(ROOT)
+
+
+def config_file(lang: str, root: Path = ROOT) -> Path:
+    """The MkDocs configuration of a language: mkdocs.yml, and mkdocs.<lang>.yml for the others."""
+    return root / ("mkdocs.yml" if lang == SOURCE else f"mkdocs.{lang}.yml")
+
+
+def site_dir(lang: str, site: Path = SITE) -> Path:
+    """Where a language's pages are built inside a site."""
+    return site if lang == SOURCE else site / lang
+
+
+def docs_dir(lang: str, root: Path = ROOT) -> Path:
+    return root / "docs" / lang
+
+
+def pinned_torch(root: Path = ROOT) -> str:
+    """The torch release requirements.txt pins (the one the CPU outputs are printed by)."""
+    match = re.search(r"(?m)^torch==(\S+)", (root / "requirements.txt").read_text(encoding="utf-8"))
+    if not match:
+        raise ValueError("requirements.txt pins no torch release (torch==X.Y.Z)")
+    return match[1]
