@@ -7,8 +7,10 @@ from pathlib import Path
 
 import yaml
 
+from tools.comments import load, translation_file
 from tools.pages import pages, prose_lines
-from tools.snippets import ROOT
+from tools.project import ROOT
+from tools.snippets import snippet_files
 
 HEADERS = {"en": ("English", "中文", "Meaning", "Explained in"), "zh": ("中文", "English", "含义", "详见")}
 
@@ -35,14 +37,18 @@ def title(page: Path) -> str:
 
 
 def terminology_problems(root: Path = ROOT) -> list[str]:
-    """Chinese pages that use a rendering the glossary rules out, with file, line and the right term."""
+    """Chinese prose and Chinese code comments that use a rendering the glossary rules out,
+    with file, line and the right term."""
+    texts = [(page, number, re.sub(r"`[^`]*`", "", line))  # code spans keep their own words
+             for page in pages("zh", root) for number, line in prose_lines(page)]
+    for snippet in snippet_files(root):
+        table = translation_file(snippet, "zh")
+        texts += [(table, line, text) for text, line in load(snippet, "zh").values()]
     problems, glossary = [], terms(root)
-    for page in pages("zh", root):
-        for number, line in prose_lines(page):
-            prose = re.sub(r"`[^`]*`", "", line)  # code spans keep their own words
-            for term in glossary:
-                for wrong in term.get("avoid", []):
-                    if wrong in prose:
-                        problems.append(f"{page.relative_to(root)}:{number}: uses '{wrong}'; the glossary's "
-                                        f"term for '{term['en']}' is '{term['zh']}' (docs/glossary.yml)")
+    for path, number, text in texts:
+        for term in glossary:
+            for wrong in term.get("avoid", []):
+                if wrong in text:
+                    problems.append(f"{path.relative_to(root)}:{number}: uses '{wrong}'; the glossary's "
+                                    f"term for '{term['en']}' is '{term['zh']}' (docs/glossary.yml)")
     return problems

@@ -1,8 +1,9 @@
 """`make new-page NAME=... TITLE=... TITLE_ZH=...`: a new chapter page, ready to fill in.
 
-Creates snippets/<name>.py with a first section, the page in both languages with the include
-lines in place (the Chinese page recording the English version it translates), and the
-navigation entries of both languages, just before "Common mistakes".
+Creates snippets/<name>.py with a first section, the Chinese of its comments in
+snippets/<name>.zh.yml, the page in both languages with the include lines in place (the
+Chinese page recording the English version it translates), and the navigation entries of both
+languages, just before "Common mistakes".
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import re
 import sys
 from pathlib import Path
 
-from tools.snippets import ROOT
+from tools.comments import HEADER
+from tools.project import ROOT
 from tools.translations import mark
 
 SNIPPET = '''# {title}: the code of docs/en/{name}.md and docs/zh/{name}.md, one section per code block.
@@ -20,22 +22,25 @@ SNIPPET = '''# {title}: the code of docs/en/{name}.md and docs/zh/{name}.md, one
 import torch
 from torch import nn
 
-torch.manual_seed(0)
+torch.manual_seed(0)  # the same random numbers on every run
 net = nn.Linear(4, 2)
 print(net(torch.ones(1, 4)).shape)
 # --8<-- [end:setup]
 '''
+
+COMMENTS = HEADER.format(language="Chinese", page="{name}") + (
+    "the same random numbers on every run: 每次运行都得到相同的随机数\n")
 
 PAGE = '''# {title}{heading_id}
 
 {intro}
 
 ```python
---8<-- "snippets/{stem}.py:setup"
+--8<-- "snippets/{name}.py:setup"
 ```
 
 ```{{ .text .output .no-copy }}
---8<-- "outputs/cpu/{stem}.txt:setup"
+--8<-- "outputs/cpu/{name}.txt:setup"
 ```
 '''
 
@@ -49,9 +54,9 @@ NAV_BEFORE = {"mkdocs.yml": "mistakes.md", "mkdocs.zh.yml": "mistakes.md"}
 def create(name: str, title: str, title_zh: str, root: Path = ROOT) -> list[Path]:
     if not re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name):
         raise SystemExit(f"NAME={name!r}: use lowercase words joined by hyphens, e.g. NAME=optimizers")
-    stem = name  # snippet and output files are named after the page
     paths = {
-        "snippet": root / "snippets" / f"{stem}.py",
+        "snippet": root / "snippets" / f"{name}.py",
+        "comments": root / "snippets" / f"{name}.zh.yml",
         "en": root / "docs" / "en" / f"{name}.md",
         "zh": root / "docs" / "zh" / f"{name}.md",
     }
@@ -59,9 +64,10 @@ def create(name: str, title: str, title_zh: str, root: Path = ROOT) -> list[Path
         if path.exists():
             raise SystemExit(f"{path.relative_to(root)} exists already")
     paths["snippet"].write_text(SNIPPET.format(title=title, name=name), encoding="utf-8")
-    paths["en"].write_text(PAGE.format(title=title, heading_id="", intro=INTRO["en"], stem=stem), encoding="utf-8")
+    paths["comments"].write_text(COMMENTS.format(name=name), encoding="utf-8")
+    paths["en"].write_text(PAGE.format(title=title, heading_id="", intro=INTRO["en"], name=name), encoding="utf-8")
     slug = re.sub(r"[^\w]+", "-", title.lower()).strip("-")
-    paths["zh"].write_text(PAGE.format(title=title_zh, heading_id=f" {{ #{slug} }}", intro=INTRO["zh"], stem=stem),
+    paths["zh"].write_text(PAGE.format(title=title_zh, heading_id=f" {{ #{slug} }}", intro=INTRO["zh"], name=name),
                            encoding="utf-8")
     mark(paths["zh"], root)
     for config, entry in (("mkdocs.yml", f"  - {title}: {name}.md"), ("mkdocs.zh.yml", f"  - {title_zh}: {name}.md")):

@@ -14,9 +14,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.snippets import ROOT, SnippetError, parse_outputs, parse_sections
+import yaml
 
-LANGUAGES = ("en", "zh")
+from tools.comments import translated_root
+from tools.project import LANGUAGES, ROOT, SOURCE
+from tools.snippets import SnippetError, parse_sections, read_outputs
+
 HEADING = re.compile(r"^(#{1,6})\s+(?P<text>.*?)(?:\s*\{[^}]*#(?P<id>[^\s}]+)[^}]*\})?\s*$")
 LINK = re.compile(r"\]\((?P<target>[^)\s:]+\.md(?:#[^)\s]*)?)\)")
 INCLUDE = re.compile(r"""^\s*-{1,}8<-{1,}\s+(["']?)(?P<target>[^"'\s]+)\1\s*$""")
@@ -109,12 +112,10 @@ def check_includes(page: Path, root: Path = ROOT) -> None:
 
 
 def _section_names(path: Path) -> list[str]:
-    if path.suffix == ".py":
-        try:
-            return [s.name for s in parse_sections(path)]
-        except SnippetError as error:
-            raise PageError(str(error)) from None
-    return list(parse_outputs(path.read_text(encoding="utf-8")))
+    try:
+        return [s.name for s in parse_sections(path)] if path.suffix == ".py" else list(read_outputs(path))
+    except SnippetError as error:
+        raise PageError(str(error)) from None
 
 
 def _did_you_mean(word: str, known: list[str]) -> str:
@@ -122,21 +123,62 @@ def _did_you_mean(word: str, known: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-@functools.cache
-def _snippets_preprocessor(root: Path):
-    """pymdownx.snippets configured exactly as mkdocs.yml configures it for the site."""
-    import markdown
-    from mkdocs.config import load_config
+def markdown_settings(root: Path = ROOT) -> dict:
+    """The `markdown_extensions` of mkdocs.yml, read without loading MkDocs (or its hooks)."""
 
-    settings = dict(load_config(str(root / "mkdocs.yml")).mdx_configs["pymdownx.snippets"])
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda *_: None)  # `!relative` and Python tags: not needed here
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda *_: None)
+    config = yaml.load((root / "mkdocs.yml").read_text(encoding="utf-8"), Loader=Loader)
+    settings = {}
+    for entry in config["markdown_extensions"]:
+        settings.update(entry if isinstance(entry, dict) else {entry: {}})
+    return settings
+
+
+@functools.cache
+def _snippets_preprocessor(root: Path, lang: str):
+    """pymdownx.snippets configured as mkdocs.yml configures it, reading a language's
+    translated snippets (tools/comments.py) before the project's own files."""
+    import markdown
+
+    settings = dict(markdown_settings(root)["pymdownx.snippets"])
     settings["base_path"] = [str(root)]  # `!relative $config_dir`, resolved
+    if lang != SOURCE:
+        settings["base_path"].insert(0, str(translated_root(lang, root)))
     md = markdown.Markdown(extensions=["pymdownx.snippets"], extension_configs={"pymdownx.snippets": settings})
     return md.preprocessors["snippet"]
 
 
-def expand(text: str, root: Path = ROOT) -> str:
-    """A page's text with its include lines replaced, as the site shows it."""
-    return "\n".join(_snippets_preprocessor(root).run(text.splitlines())) + "\n"
+def expand(text: str, root: Path = ROOT, lang: str = SOURCE) -> str:
+    """A page's text with its include lines replaced, as the site shows it in `lang`: code
+    with that language's comments. Run check_includes first for errors that name the page."""
+    if lang != SOURCE:
+        translated_root(lang, root)  # the translated copies follow the current snippets
+    return "\n".join(_snippets_preprocessor(root, lang).run(text.splitlines())) + "\n"
+
+
+BLOCK = re.compile(r"^(?P<indent>\s*)(?:!!!|\?\?\?\+?|===)\s")
+
+
+def unfold(text: str) -> str:
+    """The text with admonitions, collapsible blocks and tabs opened flat, line for line: each
+    block's first line becomes blank and its body loses one level of indentation, so that
+    what they hold (an exercise's solution, say) reads as top-level Markdown."""
+    out, blocks = [], []  # blocks: the indentation of each block the current line is in
+    for line in text.splitlines():
+        while blocks and line.strip() and not line.startswith(blocks[-1] + "    "):
+            blocks.pop()
+        depth = len(blocks)
+        match = BLOCK.match(line)
+        if match and len(match["indent"]) == 4 * depth:
+            blocks.append(match["indent"])
+            out.append("")
+            continue
+        out.append(line[4 * depth:] if line.strip() else "")
+    return "\n".join(out) + "\n"
 
 
 def page_problems(page: Path, root: Path = ROOT) -> list[str]:
@@ -176,7 +218,7 @@ def page_problems(page: Path, root: Path = ROOT) -> list[str]:
         missing = [s for s in sections if s not in shown]
         detail = f"missing {missing}" if missing else f"shown in the order {shown}"
         problems.append(f"{name}: must show every section of {own_code} once, in order: {detail}")
-    printed = parse_outputs((root / own_output).read_text(encoding="utf-8")) if (root / own_output).exists() else {}
+    printed = read_outputs(root / own_output)
     text = page.read_text(encoding="utf-8")
     for section in printed:
         if f'"{own_output}:{section}"' not in text:
