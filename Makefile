@@ -5,9 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-export NO_MKDOCS_2_WARNING := 1
+# PY runs the tools: the project's virtual environment, or (make gpu PY=python3) a Python that
+# already has a CUDA build of torch and the packages of requirements.txt.
+PY ?= $(BIN)/python
+NEEDS_VENV := $(if $(filter $(BIN)/python,$(PY)),install)
 
-.PHONY: install build serve test outputs bench new-page translated clean
+.PHONY: install build serve test check outputs comments bench gpu new-page translated clean
 
 install: $(VENV)/.installed
 
@@ -16,44 +19,59 @@ $(VENV)/.installed: requirements.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-# The static site in site/: English at the root, Chinese in site/zh/. Notebooks are executed
-# by mkdocs-jupyter (cached by content in .cache/); warnings fail the build.
-build: install
-	$(BIN)/mkdocs build --strict --quiet -f mkdocs.yml
-	$(BIN)/mkdocs build --strict --quiet -f mkdocs.zh.yml
+# The static site in site/: English at the root, Chinese in site/zh/ (tools/build.py).
+build: $(NEEDS_VENV)
+	$(PY) -m tools.build
 
-serve: install
-	$(BIN)/python -m tools.snippets check
-	$(MAKE) build
-	@echo "Serving http://127.0.0.1:$(PORT)/ (English) and http://127.0.0.1:$(PORT)/zh/ (中文); Ctrl-C stops."
-	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory site
+serve: build
+	@echo "serving http://127.0.0.1:$(PORT)/ (English) and http://127.0.0.1:$(PORT)/zh/ (中文); Ctrl-C stops"
+	@$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory site >/dev/null 2>&1
 
+# Every test; the tests build the site once, into site/ (CI publishes that build).
 test: install browser-deps
-	$(BIN)/python -m pytest
+	$(PY) -m pytest
 
-# What tests/test_browser.py needs: Debian's chromium, a CJK font, axe-core (installed where missing).
+# The writer's loop, in seconds: snippets and their outputs, page rules, includes, the two
+# languages (pages, code, comments, terms), facts, lint. No site build, no browser.
+check: $(NEEDS_VENV)
+	$(PY) -m pytest tests -m "not site and not browser and not scratch" -q
+
+# What tests/test_browser.py needs: Debian's chromium and a CJK font (installed where missing).
 browser-deps:
 	bash tools/browser_deps.sh
 
-# Run every snippet and store what it prints in outputs/cpu/, and redraw the figures in
-# docs/*/figures/ (review the diff, then commit).
-outputs: install
-	$(BIN)/python -m tools.snippets update
-	$(BIN)/python -m tools.figures
-	$(BIN)/python -m tools.results results
+# Run the snippets and store what they print in outputs/<device>/ (all pages, or PAGE=name),
+# and redraw the figures in docs/*/figures/. Review the diff, then commit.
+outputs: $(NEEDS_VENV)
+	$(PY) -m tools.results outputs $(PAGE)
+	$(PY) -m tools.figures
+
+# The comments of snippets/*.py that have no translation yet, as empty entries of
+# snippets/<page>.zh.yml to fill in (and entries of comments that are gone, dropped).
+comments: $(NEEDS_VENV)
+	$(PY) -m tools.comments
+
+# What needs a GPU, on a machine with one: every snippet on CUDA, checked against the outputs
+# the pages show for CUDA (outputs/cuda/, else outputs/cpu/), the facts tests and the pages'
+# code, and a record in build/gpu-results/ (cuda.json and the outputs that differ from the
+# CPU's) for a maintainer to review and commit as results/cuda.json and outputs/cuda/.
+gpu: $(NEEDS_VENV)
+	$(PY) -m tools.results record build/gpu-results --outputs build/gpu-results/outputs
+	$(PY) -m pytest tests/test_snippets.py tests/test_facts_*.py docs -p no:cacheprovider -q
+
+# Size and speed figures of this checkout (installs what it measures with).
+bench: install browser-deps
+	$(PY) -m tools.bench
 
 # A new chapter page in both languages, with its snippet file, outputs and nav entries:
 #   make new-page NAME=optimizers TITLE="Optimizers" TITLE_ZH="优化器"
-new-page: install
-	$(BIN)/python -m tools.new_page "$(NAME)" "$(TITLE)" "$(TITLE_ZH)"
-	$(MAKE) outputs
+new-page: $(NEEDS_VENV)
+	$(PY) -m tools.new_page "$(NAME)" "$(TITLE)" "$(TITLE_ZH)"
+	$(PY) -m tools.results outputs "$(NAME)"
 
 # After updating a Chinese page to match its English page: make translated PAGE=layers
-translated: install
-	$(BIN)/python -m tools.translations $(PAGE)
-
-bench: install
-	$(BIN)/python -m tools.bench
+translated: $(NEEDS_VENV)
+	$(PY) -m tools.translations $(PAGE)
 
 clean:
-	rm -rf site .cache .pytest_cache
+	rm -rf site build .cache .pytest_cache

@@ -1,15 +1,16 @@
-"""MkDocs hooks: check each page's includes, turn every chapter into a notebook, and fill
-in generated parts: recorded runs (CPU/CUDA output tabs, the test report; tools/report.py)
-and the glossary table (tools/glossary.py).
+"""MkDocs hooks: check each page's includes, show each language its own code comments, turn
+every chapter into an executed notebook, and fill in the generated parts of pages: which runs
+printed a chapter's outputs, CPU/CUDA output tabs and the test report (tools/report.py), the
+glossary table (tools/glossary.py) and the notice on a stale translation.
 
 For each chapter page (a page with a snippet file of its name) this writes
-`.cache/notebooks/<lang>/notebooks/<name>.ipynb`, which mkdocs-jupyter executes and
-renders, and a copy under `downloads/` that readers download; a line under the page's
-title links to both.
+`.cache/notebooks/<lang>/notebooks/<name>.ipynb`, which mkdocs-jupyter renders, and a copy
+under `downloads/` that readers download; a line under the page's title links to both.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from pathlib import Path
@@ -22,10 +23,13 @@ from mkdocs.structure.toc import get_toc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # MkDocs loads hooks by path
 
+from tools.comments import translated_root  # noqa: E402
 from tools.glossary import table as glossary_table  # noqa: E402
-from tools.notebooks import page_to_notebook  # noqa: E402
+from tools.notebooks import NotebookError, execute, page_to_notebook  # noqa: E402
 from tools.pages import PageError, check_includes, expand, heading_ids, snippet_for  # noqa: E402
-from tools.report import device_tabs, test_report  # noqa: E402
+from tools.project import CACHE, SITE, SOURCE, site_dir, under  # noqa: E402
+from tools.report import device_tabs, report_tables, run_line  # noqa: E402
+from tools.snippets import SnippetError  # noqa: E402
 from tools.translations import fingerprint, recorded  # noqa: E402
 
 REPORT_MARKER = "<!-- test-report -->"
@@ -35,7 +39,6 @@ STALE_NOTICE = (
     '    本页的英文原文在翻译之后有过修改，下面的译文可能与之不一致。'
     '请以<a href="{href}" hreflang="en" lang="en">英文原文</a>为准。\n\n'
 )
-
 NOTEBOOK_LINE = {
     "en": "Run this chapter yourself: [open it as a notebook](notebooks/{name}.ipynb) "
     "or [download {name}.ipynb](downloads/{name}.ipynb).",
@@ -43,15 +46,33 @@ NOTEBOOK_LINE = {
     "或[下载 {name}.ipynb](downloads/{name}.ipynb)。",
 }
 
+logging.getLogger("jieba").setLevel(logging.WARNING)  # its start-up lines say nothing to a reader
+
 
 def _root(config) -> Path:
     return Path(config.config_file_path).resolve().parent
 
 
+def on_config(config):
+    """A translated language reads the snippets with its own comments (tools/comments.py), and
+    is built into its own folder of the site."""
+    root, lang = _root(config), config.theme["language"]
+    if lang != SOURCE:
+        try:
+            translated = translated_root(lang, root)
+        except SnippetError as error:
+            raise PluginError(str(error)) from None
+        config.mdx_configs["pymdownx.snippets"]["base_path"].insert(0, str(translated))
+        if Path(config.site_dir) == site_dir(SOURCE, under(root, SITE)):  # inherited from mkdocs.yml
+            config.site_dir = str(site_dir(lang, under(root, SITE)))
+    return config
+
+
 @event_priority(100)  # before mkdocs-jupyter, so that it takes the notebooks made here
 def on_files(files, config):
     root, lang = _root(config), config.theme["language"]
-    out_dir = root / ".cache" / "notebooks" / lang
+    out_dir = under(root, CACHE) / "notebooks" / lang
+    notebooks = {}
     for page in sorted(Path(config.docs_dir).rglob("*.md")):
         try:
             check_includes(page, root)
@@ -59,41 +80,50 @@ def on_files(files, config):
             raise PluginError(str(error)) from None
         if not snippet_for(page).exists():
             continue
-        text = expand(page.read_text(encoding="utf-8"), root)
+        text = expand(page.read_text(encoding="utf-8"), root, lang)
         # The rendered notebook sits at notebooks/<name>/; a download is read anywhere.
         for folder, link_base in (("notebooks", "../../"), ("downloads", config.site_url or "../")):
-            notebook = nbformat.writes(page_to_notebook(text, lang, page, link_base))
-            path = out_dir / folder / f"{page.stem}.ipynb"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists() or path.read_text(encoding="utf-8") != notebook:
-                path.write_text(notebook, encoding="utf-8")
-            files.append(File(f"{folder}/{page.stem}.ipynb", str(out_dir), config.site_dir, config.use_directory_urls))
+            notebooks[(folder, page)] = page_to_notebook(text, lang, page, link_base)
+    try:
+        execute({f"docs/{lang}/{page.name} ({folder})": nb for (folder, page), nb in notebooks.items()}, root)
+    except NotebookError as error:
+        raise PluginError(str(error)) from None
+    for (folder, page), notebook in notebooks.items():
+        path = out_dir / folder / f"{page.stem}.ipynb"
+        text = nbformat.writes(notebook)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+        files.append(File(f"{folder}/{page.stem}.ipynb", str(out_dir), config.site_dir, config.use_directory_urls))
     return files
 
 
 def on_page_markdown(markdown, page, config, files):
-    """Output tabs per device, the test report's tables, the notebook links of chapters."""
+    """Output tabs per device, the test report's tables, the glossary, and under a chapter's
+    title the runs that printed its outputs and the links to its notebook."""
     root, lang = _root(config), config.theme["language"]
     markdown = device_tabs(markdown, root, lang)
     if REPORT_MARKER in markdown:
-        markdown = markdown.replace(REPORT_MARKER, test_report(root, lang))
+        markdown = markdown.replace(REPORT_MARKER, report_tables(root, lang))
     if GLOSSARY_MARKER in markdown:
         markdown = markdown.replace(GLOSSARY_MARKER, glossary_table(lang, root))
-    if lang == "zh":
+    if lang != SOURCE:
         markdown = _stale_translation_notice(markdown, page, root) + markdown
     name = Path(page.file.src_uri).stem
     if page.file.src_uri.endswith(".md") and files.get_file_from_path(f"notebooks/{name}.ipynb"):
         title_end = markdown.find("\n", markdown.find("# ")) + 1
+        runs = run_line(snippet_for(Path(page.file.abs_src_path)), root, lang)
         line = NOTEBOOK_LINE[lang].format(name=name)
-        return f"{markdown[:title_end]}\n{line}\n{{ .notebook-links }}\n{markdown[title_end:]}"
+        return (f"{markdown[:title_end]}\n{runs}\n{{ .run-line }}\n\n{line}\n{{ .notebook-links }}\n"
+                f"{markdown[title_end:]}")
     return markdown
 
 
 def _stale_translation_notice(markdown, page, root: Path) -> str:
-    """A notice on a Chinese page whose English page changed after it was translated."""
-    english = root / "docs" / "en" / page.file.src_uri
-    chinese = Path(page.file.abs_src_path or "")
-    if not english.exists() or not chinese.is_file() or recorded(chinese) == fingerprint(english):
+    """A notice on a translated page whose English page changed after it was translated."""
+    english = root / "docs" / SOURCE / page.file.src_uri
+    translated = Path(page.file.abs_src_path or "")
+    if not english.exists() or not translated.is_file() or recorded(translated) == fingerprint(english):
         return ""
     href = "../" * (page.url.count("/") + 1) + page.url  # from /zh/<page>/ to /<page>/
     return STALE_NOTICE.format(href=href)

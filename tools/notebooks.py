@@ -1,54 +1,92 @@
-"""Turn an expanded chapter page into a Jupyter notebook.
+"""Each chapter as a Jupyter notebook: made from the expanded page, executed once for all languages.
 
 Python fences become code cells, output fences are dropped (the kernel prints them again),
-and the prose becomes Markdown cells, with Material-only syntax made plain for Jupyter.
-A notebook stands on its own: images become cell attachments, and links to other pages
-point at `link_base` (the site's root for that language, as seen from where the notebook is).
+and the prose becomes Markdown cells, with Material-only syntax made plain for Jupyter. An
+exercise's folded solution (`??? success "Solution"`) opens into its prose and code cells,
+after an empty code cell where the reader tries first. A notebook stands on its own: images
+become cell attachments, and links to other pages point at `link_base`.
+
+The languages' notebooks of a chapter differ only in prose and comments, so their code runs
+once: in a Jupyter kernel, keyed by the code without comments, the torch release and the
+device. The outputs are kept in .cache/notebooks/executed/ and copied into every language's
+notebook; a change to the code, a torch upgrade or another device runs it again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import concurrent.futures
+import hashlib
 import html
+import io
+import json
 import re
+import tempfile
+import tokenize
 from pathlib import Path
 
 import nbformat
 
 from tools.pages import HEADING, fences
+from tools.project import CACHE, ROOT, under
 
 ADMONITION = re.compile(r"^(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
+SOLUTION = re.compile(r"^\?\?\?\+?\s+success(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
+OPENED = "\x00solution:"  # stands for an opened solution's title until the prose is cut into cells
 LINK = re.compile(
     r"(?P<image>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s#:]*\.(?:md|png|svg|jpg)|)(?P<anchor>#[^)\s]*)?\)"
 )
 FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
+TRY_IT = {
+    "en": "# Your turn: write and run your answer here, then compare it with the solution below.",
+    "zh": "# 动手试一试：先在这里写出并运行你的答案，再对照下面的参考答案。",
+}
+PARALLEL_KERNELS = 2  # one per core here; each kernel mostly waits for `import torch`
 
 
 def page_to_notebook(expanded: str, lang: str, page: Path, link_base: str) -> nbformat.NotebookNode:
     """`page`: the page's file (its images are beside it); `link_base`: what links are made relative to."""
-    expanded = FRONT_MATTER.sub("", expanded)
+    expanded = _open_solutions(FRONT_MATTER.sub("", expanded))
     lines = expanded.splitlines()
     cells, prose_start = [], 0
     for fence in fences(expanded):
         if fence.indent:  # inside a tab or an admonition: part of the prose around it
             continue
-        _add_prose(cells, lines[prose_start : fence.line - 1])
+        _add_prose(cells, lines[prose_start : fence.line - 1], lang)
         prose_start = fence.end_line
         if fence.language == "python" and not fence.is_output:
             cells.append(nbformat.v4.new_code_cell("\n".join(fence.body).strip("\n")))
         elif not fence.is_output:
-            _add_prose(cells, lines[fence.line - 1 : fence.end_line])
-    _add_prose(cells, lines[prose_start:])
+            _add_prose(cells, lines[fence.line - 1 : fence.end_line], lang)
+    _add_prose(cells, lines[prose_start:], lang)
     for cell in cells:
         if cell.cell_type == "markdown":
             _self_contained(cell, page, link_base)
     for number, cell in enumerate(cells):
-        cell.id = f"cell-{number}"  # not random: the same page gives the same bytes, and a cache hit
+        cell.id = f"cell-{number}"  # not random: the same page gives the same bytes
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}
     notebook.metadata["language"] = lang
     return notebook
+
+
+def _open_solutions(text: str) -> str:
+    """Each folded solution at the top level: its first line becomes a marker with its title,
+    and its body loses the indentation, so that its code fences become code cells."""
+    out, inside = [], False
+    for line in text.splitlines():
+        match = SOLUTION.match(line)
+        if match:
+            out.append(OPENED + (match["title"] or ""))
+            inside = True
+        elif inside and (line.startswith("    ") or not line.strip()):
+            out.append(line[4:])
+        else:
+            inside = False
+            out.append(line)
+    return "\n".join(out) + "\n"
 
 
 def _self_contained(cell, page: Path, link_base: str) -> None:
@@ -65,10 +103,20 @@ def _self_contained(cell, page: Path, link_base: str) -> None:
     cell.source = LINK.sub(replace, cell.source)
 
 
-def _add_prose(cells: list, lines: list[str]) -> None:
-    text = "\n".join(_plain(lines)).strip("\n")
-    if text:
-        cells.append(nbformat.v4.new_markdown_cell(text))
+def _add_prose(cells: list, lines: list[str], lang: str) -> None:
+    """Markdown cells; where a solution was opened, first an empty code cell to try in."""
+    chunk: list[str] = []
+    for line in [*lines, None]:
+        if line is None or line.startswith(OPENED):
+            text = "\n".join(_plain(chunk)).strip("\n")
+            if text:
+                cells.append(nbformat.v4.new_markdown_cell(text))
+            chunk = []
+        if line is not None and line.startswith(OPENED):
+            cells.append(nbformat.v4.new_code_cell(TRY_IT[lang]))
+            chunk = [f"**{line.removeprefix(OPENED)}**", ""]
+        elif line is not None:
+            chunk.append(line)
 
 
 def _plain(lines: list[str]) -> list[str]:
@@ -94,3 +142,77 @@ def _plain(lines: list[str]) -> list[str]:
             in_admonition = False
             out.append(line)
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Running the code once
+
+class NotebookError(Exception):
+    """A chapter's notebook whose code failed in the kernel; the message names the page and cell."""
+
+
+def code_key(notebook: nbformat.NotebookNode) -> str:
+    """What the outputs depend on: the code without its comments, the torch release, the device."""
+    import torch
+
+    from tools.snippets import current_device
+
+    code = []
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            tokens = tokenize.generate_tokens(io.StringIO(cell.source + "\n").readline)
+            code.append([t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL)])
+    material = json.dumps([torch.__version__, current_device(), code], ensure_ascii=False)
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:16]
+
+
+def executed_dir(root: Path = ROOT) -> Path:
+    return under(root, CACHE) / "notebooks" / "executed"
+
+
+def execute(notebooks: dict[str, nbformat.NotebookNode], root: Path = ROOT) -> list[str]:
+    """Give every code cell of the notebooks ({page: notebook}) its outputs, running in a kernel
+    only the code not run before; returns the pages whose code ran."""
+    keys = {page: code_key(notebook) for page, notebook in notebooks.items()}
+    missing = {}
+    for page, key in keys.items():
+        if not (executed_dir(root) / f"{key}.json").exists():
+            missing.setdefault(key, page)
+    if missing:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a loop of its own, whoever calls
+            pool.submit(asyncio.run, _run_all({key: notebooks[page] for key, page in missing.items()},
+                                              missing, root)).result()
+    for page, notebook in notebooks.items():
+        outputs = json.loads((executed_dir(root) / f"{keys[page]}.json").read_text(encoding="utf-8"))
+        code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        for cell, (count, cell_outputs) in zip(code_cells, outputs, strict=True):
+            cell.execution_count = count
+            cell.outputs = [nbformat.from_dict(output) for output in cell_outputs]
+    return sorted(missing.values())
+
+
+async def _run_all(by_key: dict[str, nbformat.NotebookNode], pages: dict[str, str], root: Path) -> None:
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from traitlets.config import Config
+
+    local = Config({"KernelManager": {"transport": "ipc"}})  # a Unix socket, not a port open on TCP
+
+    limit = asyncio.Semaphore(PARALLEL_KERNELS)
+
+    async def run(key: str, notebook: nbformat.NotebookNode) -> None:
+        notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))  # a copy: run it, keep the outputs
+        async with limit:
+            with tempfile.TemporaryDirectory() as cwd:  # what the code writes stays out of the project
+                client = NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=False,
+                                        resources={"metadata": {"path": cwd}}, config=local)
+                try:
+                    await client.async_execute()
+                except CellExecutionError as error:
+                    raise NotebookError(f"{pages[key]}: its notebook failed in the kernel:\n{error}") from None
+        code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+        target = executed_dir(root) / f"{key}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps([[cell.execution_count, cell.outputs] for cell in code_cells]), encoding="utf-8")
+
+    await asyncio.gather(*(run(key, notebook) for key, notebook in by_key.items()))

@@ -1,15 +1,20 @@
-"""Record a run of every snippet on this machine's device, in the documented results format.
+"""Record a run of every snippet on this machine's device, and write stored outputs from it.
 
-`python -m tools.results DIR [--outputs]` runs every snippet file and writes `DIR/<device>.json`
-(cpu, cuda or mps), and with --outputs also `DIR/outputs/<device>/<page>.txt`. `make test` records into build/
-(CI keeps it as an artifact); `make outputs` records into results/, which the site's test
-report is built from. The GPU workflow's artifact holds `cuda.json` and `outputs/cuda/`,
-ready to be committed as `results/cuda.json` and `outputs/cuda/`. The format is described
-in results/README.md.
+`python -m tools.results record [DIR] [--outputs DIR2]` runs every snippet file and writes
+`DIR/<device>.json` (cpu, cuda or mps; DIR defaults to build/results/), in the format of
+results/README.md, and with --outputs the outputs as `outputs` below writes them. Each
+section is `pass` when it printed exactly the output the site shows for this device, `differs`
+when it printed something else, `fail` when it raised, `not run` after a failure.
+The build records the CPU run that the site's test report and run lines show.
+
+`python -m tools.results outputs [PAGE ...] [--to DIR]` is the one writer of stored outputs:
+it runs the snippets and writes what they printed to `outputs/<device>/<page>.txt` (or under
+DIR). On a GPU machine, only the files whose outputs differ from the CPU's are written.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import platform
@@ -17,9 +22,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools.snippets import ROOT, SnippetError, current_device, format_outputs, parse_sections, snippet_files, timed_run
+from tools.project import RECORDS, ROOT
+from tools.snippets import (
+    SnippetError,
+    current_device,
+    expected_output_file,
+    format_outputs,
+    output_file,
+    parse_sections,
+    read_outputs,
+    snippet_files,
+    timed_run,
+)
 
-FORMAT = 1
+FORMAT = 2
+STATUSES = ("pass", "differs", "fail", "not run")
 
 
 def device_name(device: str) -> str:
@@ -44,28 +61,35 @@ def commit(root: Path) -> str | None:
     return sha.stdout.strip() + ("-dirty" if dirty.strip() else "")
 
 
-def record(root: Path = ROOT) -> tuple[dict, dict[str, str]]:
-    """Run every snippet; return the results record and each file's formatted outputs."""
+def record(root: Path = ROOT, snippets: list[Path] | None = None) -> dict:
+    """Run the snippets (all by default); return the record of the run."""
     import torch
 
     device = current_device()
-    rows, outputs = [], {}
-    for snippet in snippet_files(root):
+    rows = []
+    for snippet in snippets or snippet_files(root):
         sections, printed, seconds, failed, error = [None], {}, {}, None, None
         try:
             sections = [section.name for section in parse_sections(snippet)]
             printed, _, seconds = timed_run(snippet)
         except SnippetError as failure:  # in a section, or (section None) the file itself
             failed, error = failure.section, str(failure)
-        outputs[snippet.stem] = format_outputs(printed)
+        try:
+            shown = read_outputs(expected_output_file(snippet, device))
+        except SnippetError as broken:
+            shown, error = {}, error or str(broken)
         for section in sections:
-            status = "pass" if section in printed else "fail" if section == failed else "not run"
+            if section in printed:
+                same = printed[section].rstrip() == shown.get(section, "").rstrip()
+                status = "pass" if same else "differs"
+            else:
+                status = "fail" if section == failed else "not run"
             rows.append({
                 "snippet": f"snippets/{snippet.name}", "section": section, "status": status,
                 "seconds": round(seconds.get(section, 0.0), 4), "output": printed.get(section, ""),
                 "error": error if status == "fail" else None,
             })
-    run = {
+    return {
         "format": FORMAT,
         "device": device,
         "device_name": device_name(device),
@@ -76,19 +100,34 @@ def record(root: Path = ROOT) -> tuple[dict, dict[str, str]]:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "snippets": rows,
     }
-    return run, outputs
 
 
-def write(directory: Path, root: Path = ROOT, with_outputs: bool = False) -> Path:
-    run, outputs = record(root)
+def write(run: dict, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{run['device']}.json"
     target.write_text(json.dumps(run, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    for stem, text in outputs.items() if with_outputs else ():
-        path = directory / "outputs" / run["device"] / f"{stem}.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
     return target
+
+
+def write_outputs(run: dict, outputs_dir: Path, root: Path = ROOT) -> list[Path]:
+    """Store what each snippet printed in the run, as `<outputs_dir>/<device>/<page>.txt`.
+    Off the CPU, a file is written only where the outputs differ from the CPU's."""
+    by_file: dict[str, dict[str, str]] = {}
+    for row in run["snippets"]:
+        if row["status"] in ("fail", "not run"):
+            raise SnippetError(row["error"] or f"{row['snippet']}: section '{row['section']}' did not run")
+        by_file.setdefault(row["snippet"], {})[row["section"]] = row["output"]
+    written = []
+    for name, printed in by_file.items():
+        snippet = root / name
+        text = format_outputs(printed)
+        if run["device"] != "cpu" and text == format_outputs(read_outputs(output_file(snippet, "cpu"))):
+            continue
+        target = outputs_dir / run["device"] / f"{snippet.stem}.txt"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
+    return written
 
 
 def load(path: Path) -> dict | None:
@@ -101,8 +140,34 @@ def load(path: Path) -> dict | None:
     return run
 
 
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.results", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    recording = commands.add_parser("record", help="record a run in DIR/<device>.json")
+    recording.add_argument("dir", nargs="?", type=Path, default=RECORDS)
+    recording.add_argument("--outputs", type=Path, help="also write the run's outputs under this folder")
+    outputs = commands.add_parser("outputs", help="write outputs/<device>/<page>.txt from a run")
+    outputs.add_argument("pages", nargs="*", help="page names (default: every page with a snippet file)")
+    outputs.add_argument("--to", type=Path, default=ROOT / "outputs", help="instead of outputs/")
+    arguments = parser.parse_args(argv)
+    try:
+        if arguments.command == "record":
+            run = record()
+            written = [write(run, arguments.dir)] + (write_outputs(run, arguments.outputs) if arguments.outputs else [])
+            for path in written:
+                print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+        else:
+            snippets = [ROOT / "snippets" / f"{page}.py" for page in arguments.pages] or None
+            for snippet in snippets or []:
+                if not snippet.exists():
+                    raise SnippetError(f"there is no snippets/{snippet.name}: {snippet.stem} is not a page with code")
+            for path in write_outputs(record(ROOT, snippets), arguments.to):
+                print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    except SnippetError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    arguments = [a for a in sys.argv[1:] if a != "--outputs"]
-    directory = Path(arguments[0]) if arguments else ROOT / "build" / "results"
-    written = write(directory, with_outputs="--outputs" in sys.argv)
-    print(f"recorded {written.relative_to(ROOT) if written.is_relative_to(ROOT) else written}")
+    sys.exit(main(sys.argv[1:]))
