@@ -1,21 +1,22 @@
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tools.build import build
+from tools.notebooks import executed_dir
+from tools.project import ROOT, SITE
+
 PROJECT_PARTS = [
     "docs", "snippets", "outputs", "results", "tools", "overrides", "tests",
-    "mkdocs.yml", "mkdocs.zh.yml", "pytest.ini", "ruff.toml",
+    "mkdocs.yml", "mkdocs.zh.yml", "pytest.ini", "ruff.toml", "requirements.txt",
 ]
 
 
 @pytest.fixture
 def project_copy(tmp_path) -> Path:
-    """A scratch copy of the project, for tests that break it on purpose."""
+    """A scratch copy of the project, for tests that break it on purpose (with the notebooks'
+    outputs, so that building it runs no kernel for code that did not change)."""
     copy = tmp_path / "project"
     copy.mkdir()
     for part in PROJECT_PARTS:
@@ -24,32 +25,32 @@ def project_copy(tmp_path) -> Path:
             shutil.copytree(source, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, copy / part)
+    if executed_dir().exists():
+        shutil.copytree(executed_dir(), executed_dir(copy))
     return copy
 
 
-def mkdocs_build(root: Path, config: str, site_dir: Path) -> subprocess.CompletedProcess:
-    """`mkdocs build --strict`, as `make build` runs it, into site_dir."""
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", config, "-d", str(site_dir)],
-        cwd=root, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
-
-
 @pytest.fixture(scope="session")
-def site(tmp_path_factory) -> Path:
-    """Both languages built with --strict: English at the root, Chinese under zh/."""
-    site_dir = tmp_path_factory.mktemp("site")
-    for config, target in (("mkdocs.yml", site_dir), ("mkdocs.zh.yml", site_dir / "zh")):
-        result = mkdocs_build(ROOT, config, target)
-        assert result.returncode == 0, f"mkdocs build -f {config} failed:\n{result.stdout}\n{result.stderr}"
-    return site_dir
+def site() -> Path:
+    """The site, built once per run into site/ (as `make build` builds it, in this process):
+    the tests, `make bench`, CI's artifact and the deployed site all read this build. Outputs
+    that differ from the stored ones do not stop it: tests/test_snippets.py reports them."""
+    return build(SITE, check_outputs=False, say=lambda *_: None)
+
+
+def pytest_collection_modifyitems(items):
+    """Marks that `make check` deselects: tests of the built site and of the browser."""
+    for item in items:
+        if "site" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.site)
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Report Chinese pages whose English page changed since they were translated.
+    """Chinese pages whose English page changed since they were translated.
 
-    Not a failure: the site shows such a page with a notice linking to the English page
-    until the translation is updated (see tools/translations.py)."""
+    The policy: a stale translation is never a test failure. The English page may change
+    first; the Chinese page then shows a notice that links to the English page, and this
+    summary lists it, until a translator updates it (see tools/translations.py)."""
     from tools.translations import stale
 
     behind = stale(ROOT)

@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 
 import nbformat
 import pytest
-from conftest import ROOT
 
+from tools.project import ROOT
 from tools.snippets import parse_sections
 
 LANGUAGES = ("en", "zh")

@@ -1,37 +1,67 @@
-"""Recording runs: this run is recorded, and the committed CPU record matches the site."""
+"""Records of runs: the build records this run; the one writer of outputs; a committed GPU
+record agrees with the outputs it is shown with."""
 
-import itertools
-import json
+from pathlib import Path
 
-from conftest import ROOT
+import pytest
 
-from tools.results import FORMAT, load, write
-from tools.snippets import current_device, format_outputs, output_file, parse_sections, snippet_files
+from tools.project import COMMITTED_RECORDS, RECORDS, ROOT
+from tools.results import FORMAT, STATUSES, load, write_outputs
+from tools.snippets import (
+    expected_output_file,
+    format_outputs,
+    output_file,
+    parse_sections,
+    read_outputs,
+    snippet_files,
+)
 
 
-def _by_file(run):
-    return {name: list(rows) for name, rows in itertools.groupby(run["snippets"], key=lambda row: row["snippet"])}
+def rows_by_file(run):
+    rows = {}
+    for row in run["snippets"]:
+        rows.setdefault(row["snippet"], []).append(row)
+    return rows
 
 
-def test_this_run_is_recorded_in_the_documented_format():
-    path = write(ROOT / "build" / "results")  # CI keeps build/results as an artifact
-    run = json.loads(path.read_text(encoding="utf-8"))
-    assert run["format"] == FORMAT and run["device"] == current_device() == path.stem
-    assert {"device_name", "torch", "cuda", "python", "commit", "date"} <= set(run)
-    rows = _by_file(run)
+def test_the_build_records_this_run_in_the_documented_format(site):
+    run = load(RECORDS / "cpu.json")  # the site fixture's build made it; CI keeps it as an artifact
+    assert run["format"] == FORMAT and run["device"] == "cpu" and run["commit"]
+    assert {"device_name", "torch", "cuda", "python", "date"} <= set(run)
+    rows = rows_by_file(run)
     for snippet in snippet_files():
-        sections = [(row["section"], row["status"]) for row in rows[f"snippets/{snippet.name}"]]
-        assert sections == [(section.name, "pass") for section in parse_sections(snippet)]
+        recorded = [(row["section"], row["status"] in STATUSES) for row in rows[f"snippets/{snippet.name}"]]
+        assert recorded == [(section.name, True) for section in parse_sections(snippet)]
+        for row in rows[f"snippets/{snippet.name}"]:
+            shown = read_outputs(output_file(snippet)).get(row["section"], "")
+            assert (row["status"] == "pass") == (row["output"].rstrip() == shown.rstrip()), row["section"]
 
 
-def test_committed_cpu_record_matches_the_outputs_on_the_site():
-    run = load(ROOT / "results" / "cpu.json")
-    assert run is not None, "results/cpu.json is missing: run `make outputs`"
-    rows = _by_file(run)
+def test_outputs_are_written_by_one_writer_and_off_the_cpu_only_where_they_differ(site, tmp_path):
+    run = load(RECORDS / "cpu.json")
+    assert [p.relative_to(tmp_path).as_posix() for p in write_outputs(run, tmp_path)] == [
+        f"cpu/{s.stem}.txt" for s in sorted(snippet_files(), key=lambda s: s.name)]
     for snippet in snippet_files():
-        recorded = rows.get(f"snippets/{snippet.name}", [])
-        assert [row["section"] for row in recorded] == [s.name for s in parse_sections(snippet)], (
-            f"results/cpu.json does not list the sections of {snippet.name}: run `make outputs`")
-        printed = format_outputs({row["section"]: row["output"] for row in recorded})
-        assert printed == output_file(snippet).read_text(encoding="utf-8"), (
-            f"results/cpu.json and outputs/cpu/{snippet.stem}.txt differ: run `make outputs`")
+        assert (tmp_path / "cpu" / f"{snippet.stem}.txt").read_text(encoding="utf-8") == format_outputs(
+            {row["section"]: row["output"] for row in rows_by_file(run)[f"snippets/{snippet.name}"]})
+    gpu = {**run, "device": "cuda", "snippets": [dict(row) for row in run["snippets"]]}
+    changed = next(row for row in gpu["snippets"] if row["output"])
+    changed["output"] = "printed on a GPU\n"
+    written = write_outputs(gpu, tmp_path / "gpu")
+    assert [p.relative_to(tmp_path / "gpu").as_posix() for p in written] == [
+        f"cuda/{Path(changed['snippet']).stem}.txt"]
+    gpu["snippets"][0]["status"] = "fail"
+    with pytest.raises(Exception, match="did not run|raised"):  # a failed run never becomes stored outputs
+        write_outputs(gpu, tmp_path / "gpu")
+
+
+def test_a_committed_gpu_record_matches_the_outputs_shown_with_it():
+    run = load(COMMITTED_RECORDS / "cuda.json")
+    if run is None:
+        pytest.skip("no GPU run is recorded (results/cuda.json): the pages say so")
+    assert run["device"] == "cuda" and run["commit"] and run["device_name"]
+    for name, rows in rows_by_file(run).items():
+        shown = read_outputs(expected_output_file(ROOT / name, "cuda"))
+        for row in rows:
+            if row["status"] == "pass":
+                assert row["output"].rstrip() == shown.get(row["section"], "").rstrip(), f"{name}:{row['section']}"

@@ -6,24 +6,20 @@ import re
 
 import nbformat
 import pytest
-from conftest import ROOT
 
 from tools.links import problems as link_problems
-from tools.pages import LANGUAGES, pages, snippet_for
-from tools.snippets import output_file, parse_outputs
+from tools.notebooks import TRY_IT
+from tools.pages import pages, snippet_for
+from tools.project import LANGUAGES, ROOT, site_dir
+from tools.snippets import output_file, parse_sections, read_outputs
 
 PAGES = {lang: [p.relative_to(ROOT / "docs" / lang) for p in pages(lang)] for lang in LANGUAGES}
 CHAPTERS = [p for p in PAGES["en"] if snippet_for(ROOT / "docs" / "en" / p).exists()]
 
 
-def language_root(site, lang):
-    """Where a language's site is built: English at the root, Chinese under zh/."""
-    return site if lang == "en" else site / lang
-
-
 def page_dir(site, lang, page):
     """The folder of a page's built index.html."""
-    return language_root(site, lang) / ("" if page.stem == "index" else f"{page.with_suffix('')}/")
+    return site_dir(lang, site) / ("" if page.stem == "index" else f"{page.with_suffix('')}/")
 
 
 def html_of(site, lang, page):
@@ -81,17 +77,24 @@ def test_chinese_search_index_is_segmented_into_words(site):
 @pytest.mark.parametrize("lang", LANGUAGES)
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=str)
 def test_chapter_notebook_is_executed_and_downloadable(site, lang, chapter):
-    folder = language_root(site, lang)
+    folder = site_dir(lang, site)
     notebook = nbformat.read(folder / "downloads" / f"{chapter.stem}.ipynb", as_version=4)
     nbformat.validate(notebook)
     snippet = snippet_for(ROOT / "docs" / lang / chapter)
-    code_cells = [c for c in notebook.cells if c.cell_type == "code"]
-    assert len(code_cells) == snippet.read_text(encoding="utf-8").count("[start:")
+    code_cells = [c for c in notebook.cells if c.cell_type == "code" and c.source != TRY_IT[lang]]
+    assert len(code_cells) == len(parse_sections(snippet))
+    printed = read_outputs(output_file(snippet))
+    for cell, section in zip(code_cells, parse_sections(snippet)):
+        shown = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
+        assert shown.rstrip() == printed.get(section.name, "").rstrip(), f"{lang}/{chapter.stem}: cell {section.name}"
+        # Only what the page shows: no value of a last expression (`<torch._C.Generator at 0x...>`).
+        assert not [o for o in cell.outputs if o.output_type != "stream"], (
+            f"{lang}/{chapter.stem}: the cell of section {section.name} displays a value the page does not show; "
+            "end the section with a statement (assign it, or print what matters)")
     notebook_html = (folder / "notebooks" / chapter.stem / "index.html").read_text(encoding="utf-8")
     rendered = html.unescape(re.sub(r"<[^>]+>", "", notebook_html))
-    for section, printed in parse_outputs(output_file(snippet).read_text(encoding="utf-8")).items():
-        first_line = printed.strip().splitlines()[0]
-        assert first_line in rendered, f"notebook {lang}/{chapter.stem} lacks the output of {section}"
+    for section, text in printed.items():
+        assert text.strip().splitlines()[0] in rendered, f"notebook {lang}/{chapter.stem} lacks the output of {section}"
     page_html = html_of(site, lang, chapter)
     assert f'href="../downloads/{chapter.stem}.ipynb"' in page_html
     assert f'href="../notebooks/{chapter.stem}/"' in page_html
@@ -104,7 +107,7 @@ def test_every_internal_link_and_anchor_resolves(site):
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_edit_link_opens_the_page_in_its_own_language(site, lang):
-    folder = language_root(site, lang)
+    folder = site_dir(lang, site)
     built = [(html_of(site, lang, page), page) for page in PAGES[lang]]
     built += [((folder / "notebooks" / c.stem / "index.html").read_text(encoding="utf-8"), c) for c in CHAPTERS]
     for page_html, source in built:  # a chapter's notebook is edited through its chapter page

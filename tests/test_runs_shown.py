@@ -1,0 +1,71 @@
+"""What the pages say about runs: with a GPU record (made here, since this machine has none),
+the CUDA tabs, the line under each chapter's title and the test report show it; without one,
+nothing on any page claims a GPU run."""
+
+import json
+
+import pytest
+
+from tools.build import build
+from tools.pages import pages, snippet_for
+from tools.project import COMMITTED_RECORDS, RECORDS, ROOT, under
+from tools.report import device_tabs, records, report_tables, run_line
+from tools.snippets import read_outputs
+
+pytestmark = pytest.mark.scratch
+CHAPTERS = [page for page in pages("en") if snippet_for(page).exists()]
+
+
+@pytest.fixture
+def gpu_recorded(project_copy, site):
+    """A project copy with a GPU run recorded: the devices chapter prints other outputs there,
+    and one section of the layers chapter failed."""
+    cpu_run = json.loads((RECORDS / "cpu.json").read_text(encoding="utf-8"))
+    run = {**cpu_run, "device": "cuda", "device_name": "Test GPU made by the tests", "torch": "2.11.0+cu130",
+           "cuda": "13.0", "date": "2026-12-01T10:00:00+00:00", "snippets": [dict(r) for r in cpu_run["snippets"]]}
+    cuda_outputs = project_copy / "outputs" / "cuda" / "devices.txt"
+    cuda_outputs.parent.mkdir()
+    text = (project_copy / "outputs" / "cpu" / "devices.txt").read_text(encoding="utf-8")
+    cuda_outputs.write_text(text.replace("cpu", "cuda:0"), encoding="utf-8")
+    shown = read_outputs(cuda_outputs)
+    for row in run["snippets"]:
+        if row["snippet"] == "snippets/devices.py":
+            row["output"] = shown.get(row["section"], "")
+    next(row for row in run["snippets"] if row["snippet"] == "snippets/layers.py")["status"] = "fail"
+    (under(project_copy, COMMITTED_RECORDS) / "cuda.json").write_text(json.dumps(run), encoding="utf-8")
+    return project_copy
+
+
+def test_a_recorded_gpu_run_shows_in_tabs_run_lines_and_the_report(gpu_recorded):
+    site = build(gpu_recorded / "site", gpu_recorded, check_outputs=False, say=lambda *_: None, languages=("en",))
+    devices = (site / "devices" / "index.html").read_text(encoding="utf-8")
+    assert devices.count(">CPU</label>") == devices.count(">CUDA</label>") > 0
+    assert "cuda:0" in devices and "No GPU run is recorded for this example yet" not in devices
+    assert "Outputs: CPU · torch 2.13.0+cpu · " in devices
+    assert "CUDA · Test GPU made by the tests · torch 2.11.0+cu130 (not the pinned 2.13.0) · 2026-12-01" in devices
+    layers = (site / "layers" / "index.html").read_text(encoding="utf-8")
+    total = len([r for r in records(gpu_recorded)["cuda"]["snippets"] if r["snippet"] == "snippets/layers.py"])
+    assert f"CUDA: 1 of {total} sections did not print what this page shows" in layers
+    report = (site / "test-report" / "index.html").read_text(encoding="utf-8")
+    assert "Test GPU made by the tests" in report and "13.0" in report and report.count("> failed") == 1
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_without_a_gpu_record_no_page_claims_a_gpu_run(project_copy, lang):
+    (under(project_copy, COMMITTED_RECORDS) / "cuda.json").unlink(missing_ok=True)
+    assert records(project_copy)["cuda"] is None
+    not_recorded = {"en": "CUDA: not recorded yet", "zh": "CUDA: 尚无记录"}[lang]
+    for chapter in CHAPTERS:
+        line = run_line(snippet_for(chapter), project_copy, lang)
+        assert not_recorded in line and "CUDA ·" not in line, line
+        page = project_copy / "docs" / lang / chapter.name
+        tabs = device_tabs(page.read_text(encoding="utf-8"), project_copy, lang)
+        assert "outputs/cuda/" not in tabs
+    report = report_tables(project_copy, lang)
+    assert report.count({"en": "not recorded yet", "zh": "尚无记录"}[lang]) == 5  # each field of the CUDA column
+    assert "CUDA |" in report and ":material-check-circle:{ .status-pass }" not in report.split("|---|---|---|")[0]
+
+
+def test_the_committed_gpu_outputs_come_with_a_gpu_record():
+    """outputs/cuda/ alone would make tabs claim a GPU output that no record stands behind."""
+    assert not (ROOT / "outputs" / "cuda").exists() or (COMMITTED_RECORDS / "cuda.json").exists()
