@@ -28,10 +28,18 @@ net.apply(lambda module: print(type(module).__name__))  # apply visits every sub
 # --8<-- [end:everything-is-a-module]
 
 # --8<-- [start:call-not-forward]
-handle = net.register_forward_hook(lambda module, inputs, output: print("hook saw", tuple(output.shape)))
-net(X)          # runs the hook, then returns the output
-net.forward(X)  # skips every hook: nothing is printed
-handle.remove()
+def report(name):
+    return lambda module, inputs, output: print(f"  hook on {name} saw", tuple(output.shape))
+
+
+on_net = net.register_forward_hook(report("net"))
+on_first = net[0].register_forward_hook(report("net[0]"))
+print("net(X):")
+net(X)          # forward calls net[0], which runs its hook; then net's own hook runs
+print("net.forward(X):")
+net.forward(X)  # skips net's own hook; net[0] is still called, so its hook still runs
+on_net.remove()
+on_first.remove()
 # --8<-- [end:call-not-forward]
 
 # --8<-- [start:mlp]
@@ -85,7 +93,7 @@ class MySequential(nn.Module):
             self.add_module(str(index), module)  # registers it, in order, under the name "0", "1", ...
 
     def forward(self, X):
-        for module in self.children():  # children come back in the order they were added
+        for module in self._modules.values():  # every entry in order, repeats included, as nn.Sequential does
             X = module(X)
         return X
 
@@ -94,6 +102,28 @@ net = MySequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 10))
 print(net(X).shape)
 print([name for name, _ in net.named_parameters()])
 # --8<-- [end:my-sequential]
+
+# --8<-- [start:my-sequential-repeats]
+class ChildrenSequential(MySequential):
+    def forward(self, X):
+        for module in self.children():  # the common version: each module object only once
+            X = module(X)
+        return X
+
+
+relu = nn.ReLU()              # one ReLU object, used twice
+tied = nn.Linear(20, 20)      # one Linear object, used twice: its weights are tied
+cases = {
+    "reused ReLU": (nn.Linear(20, 20), relu, nn.Linear(20, 20), relu, nn.Linear(20, 10)),
+    "tied layer": (tied, relu, tied, nn.Linear(20, 10)),
+}
+for case, modules in cases.items():
+    expected = nn.Sequential(*modules)(X)
+    mine, children_loop = MySequential(*modules), ChildrenSequential(*modules)
+    print(f"{case}: {len(mine._modules)} entries, children() yields {len(list(mine.children()))}")
+    print("  MySequential equals nn.Sequential:     ", torch.equal(mine(X), expected))
+    print("  children() version equals nn.Sequential:", torch.equal(children_loop(X), expected))
+# --8<-- [end:my-sequential-repeats]
 
 # --8<-- [start:fixed-hidden-mlp]
 class FixedHiddenMLP(nn.Module):
