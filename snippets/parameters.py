@@ -51,6 +51,16 @@ print(state["2.bias"])
 print(torch.equal(state["2.bias"], net[2].bias), state["2.bias"].requires_grad)
 # --8<-- [end:state-dict-by-name]
 
+# --8<-- [start:state-dict-shares-storage]
+kept = copy.deepcopy(state)  # an independent copy of every entry
+with torch.no_grad():
+    net[2].bias.zero_()  # change a parameter after the state dict was taken
+print(state["2.bias"])  # the state dict sees the change: it shares the parameter's storage
+print(kept["2.bias"])  # the copy kept the old values
+net.load_state_dict(kept)  # copy them back into the parameters
+print(torch.equal(net[2].bias, kept["2.bias"]))
+# --8<-- [end:state-dict-shares-storage]
+
 # --8<-- [start:state-dict-buffers]
 normed = nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5))
 print([name for name, _ in normed.named_parameters()])
@@ -103,7 +113,7 @@ net.zero_grad()
 # --8<-- [end:count-trainable]
 
 # --8<-- [start:torchinfo-summary]
-# input_data=X runs one forward pass on X where it is; the model is not moved
+# with input_data, torchinfo runs one forward pass on X and moves neither X nor the model
 print(summary(net, input_data=X, verbose=0))
 # --8<-- [end:torchinfo-summary]
 
@@ -206,3 +216,11 @@ print(summary(tied, input_data=X, verbose=0).total_params)
 print([name for name, _ in tied.named_parameters()])
 print(list(tied.state_dict()))
 # --8<-- [end:tied-counting]
+
+# --8<-- [start:tied-weight-two-layers]
+first, second = nn.Linear(4, 4), nn.Linear(4, 4)
+second.weight = first.weight  # two different layers, one weight (the biases stay separate)
+pair = nn.Sequential(first, nn.ReLU(), second)
+print([name for name, _ in pair.named_parameters()], list(pair.state_dict()))
+print(sum(p.numel() for p in pair.parameters()), summary(pair, input_data=X, verbose=0).total_params)
+# --8<-- [end:tied-weight-two-layers]
