@@ -2,6 +2,7 @@
 # Every section below is shown on docs/en/custom-layers.md and docs/zh/custom-layers.md, in this order.
 
 # --8<-- [start:setup]
+import math
 import tempfile
 from pathlib import Path
 
@@ -33,13 +34,19 @@ print(Y.shape, abs(Y.mean().item()) < 1e-6)  # zero up to float rounding
 
 # --8<-- [start:my-linear]
 class MyLinear(nn.Module):
-    def __init__(self, in_units, units):
+    def __init__(self, in_units, out_units):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(in_units, units))
-        self.bias = nn.Parameter(torch.randn(units))
+        self.weight = nn.Parameter(torch.empty(out_units, in_units))  # (out, in), as in nn.Linear
+        self.bias = nn.Parameter(torch.empty(out_units))
+        self.reset_parameters()
+
+    def reset_parameters(self):  # the same initialization as nn.Linear
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # U(-1/sqrt(in_units), 1/sqrt(in_units))
+        bound = 1 / math.sqrt(self.weight.shape[1])  # weight.shape[1] is in_units, the fan-in
+        nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, X):
-        linear = X @ self.weight + self.bias  # the parameters themselves: autograd tracks them
+        linear = X @ self.weight.T + self.bias  # the parameters themselves: autograd tracks them
         return F.relu(linear)
 
 
@@ -48,6 +55,12 @@ print([(name, tuple(param.shape)) for name, param in linear.named_parameters()])
 X = torch.randn(2, 5)
 print(linear(X))
 # --8<-- [end:my-linear]
+
+# --8<-- [start:my-linear-init]
+mine, builtin = MyLinear(256, 64), nn.Linear(256, 64)
+print(f"std of the weight: MyLinear {mine.weight.std().item():.4f}, nn.Linear {builtin.weight.std().item():.4f}")
+print(f"1/sqrt(3 * 256) = {1 / math.sqrt(3 * 256):.4f}, torch.randn(64, 256): {torch.randn(64, 256).std().item():.4f}")
+# --8<-- [end:my-linear-init]
 
 # --8<-- [start:my-linear-in-a-network]
 net = nn.Sequential(MyLinear(64, 8), MyLinear(8, 1))
@@ -65,7 +78,7 @@ print(linear.weight.grad)
 # --8<-- [start:data-in-forward]
 class DataLinear(MyLinear):
     def forward(self, X):  # the WRONG way: .data is cut off from autograd
-        return F.relu(X @ self.weight.data + self.bias.data)
+        return F.relu(X @ self.weight.data.T + self.bias.data)
 
 
 broken = DataLinear(5, 3)
@@ -154,10 +167,12 @@ print(torch.equal(fresh(features), standardize(features)))
 
 # --8<-- [start:buffers-are-moved]
 model = nn.Sequential(Standardize(features.mean(dim=0), features.std(dim=0)), nn.Linear(3, 1))
-model.to(torch.float64)  # converts parameters and buffers, persistent or not
+model.to(torch.float64)  # converts floating-point parameters and buffers, persistent or not
 print(model[0].mean.dtype, model[0].eps.dtype, model[1].weight.dtype)
-model.to("meta")  # a device with no data, on every machine; "cuda" or "mps" work the same way
+model.to("meta")  # a device with no data, on every machine; "cuda" works the same way
 print(model[0].mean.device, model[0].eps.device, model[1].weight.device)
+batch_norm.to(torch.float64)  # converts floating-point tensors only
+print(batch_norm.running_mean.dtype, batch_norm.num_batches_tracked.dtype)
 # --8<-- [end:buffers-are-moved]
 
 # --8<-- [start:buffers-are-not-trained]
