@@ -237,7 +237,8 @@ def test_torch_load_is_weights_only_by_default(tmp_path):
 
 def test_docstring_converts_before_the_dry_run_and_builds_the_optimizer_after():
     doc = _normalized(LazyModuleMixin.__doc__)
-    assert "networks with lazy modules should first be converted to the desired dtype and placed on the expected device" in doc
+    assert ("networks with lazy modules should first be converted to the desired dtype "
+            "and placed on the expected device") in doc
     assert doc.index("performs a dry run") < doc.index("attaches an optimizer")
 
 
