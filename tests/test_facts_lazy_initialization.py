@@ -368,3 +368,13 @@ def test_plain_load_in_the_snippet_left_the_meta_parameters_and_warned_four_time
     copied = ns["copied"]
     assert all(p.is_meta for p in copied.parameters())
     assert outputs["meta-load"].splitlines()[0] == "True 4"
+
+
+def test_assign_true_keeps_only_requires_grad_of_the_old_parameter():
+    state = {key: value.to(torch.float64) for key, value in ns["initialized"].state_dict().items()}
+    net = _meta_mlp()
+    net.load_state_dict(state, assign=True)
+    assert all(p.dtype == torch.float64 and p.requires_grad for p in net.parameters())
+    frozen = _meta_mlp().requires_grad_(False)
+    frozen.load_state_dict(state, assign=True)
+    assert not any(p.requires_grad for p in frozen.parameters())
