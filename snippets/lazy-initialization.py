@@ -2,9 +2,11 @@
 # Every section below is shown on docs/en/lazy-initialization.md and docs/zh/lazy-initialization.md, in this order.
 
 # --8<-- [start:setup]
+import contextlib
 import pickle
 import re
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -40,10 +42,12 @@ except RuntimeError as error:
 # --8<-- [end:no-shape-yet]
 
 # --8<-- [start:dry-run]
+first = net[0]
 print(net(X).shape)  # the first call is the dry run
 print(net)
 print(type(net[0]).__name__, type(net[0].weight).__name__, tuple(net[0].weight.shape))
 print(tuple(net[2].weight.shape), sum(p.numel() for p in net.parameters()))
+print(net[0] is first, nn.LazyLinear.cls_to_become.__name__)  # the same object, with a new class
 # --8<-- [end:dry-run]
 
 # --8<-- [start:default-init]
@@ -68,6 +72,13 @@ print(cnn(torch.rand(1, 1, 28, 28)).shape)  # 1 channel, 28x28 image
 print(cnn[0])
 print(cnn[4])  # 6 channels * 12 * 12 = 864 inputs, computed for us
 # --8<-- [end:lazy-cnn]
+
+# --8<-- [start:which-dimension]
+images = torch.rand(2, 3, 8, 8)  # (batch, channels, height, width)
+for layer in (nn.LazyLinear(4), nn.LazyConv2d(4, kernel_size=3), nn.LazyBatchNorm2d()):
+    layer(images)
+    print(layer)
+# --8<-- [end:which-dimension]
 
 # --8<-- [start:type-checks]
 layer = nn.LazyLinear(4)
@@ -123,6 +134,7 @@ with tempfile.TemporaryDirectory() as folder:
     restored = lazy_mlp()  # a fresh lazy net: no dry run
     print(restored.load_state_dict(torch.load(path, weights_only=True)))
 print(type(restored[0]).__name__, restored[0].in_features, tuple(restored[0].weight.shape))
+print(restored[0].has_uninitialized_params(), restored[2].has_uninitialized_params())
 print(torch.equal(restored(X), initialized(X)))  # the first call keeps the loaded values
 print(type(restored[0]).__name__, restored[0].in_features)
 # --8<-- [end:load-into-lazy]
@@ -152,3 +164,82 @@ model.apply(init_normal)  # 3. custom initialization
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)  # 4. optimizer, then training
 print(model[0].weight.dtype, tuple(model[0].weight.shape), f"{model[0].weight.std().item():.4f}")
 # --8<-- [end:right-order]
+
+# --8<-- [start:meta-build]
+def sized_mlp():
+    return nn.Sequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+with torch.device("meta"):  # tensors created in here get a shape and a dtype, but no data
+    meta_net = sized_mlp()
+print(meta_net[0].weight.device, meta_net[0].weight.is_meta, tuple(meta_net[0].weight.shape))
+print(type(meta_net[0].weight).__name__, meta_net(X.to("meta")).shape)  # shapes flow, nothing is computed
+try:
+    meta_net[0].weight[0, 0].item()
+except RuntimeError as error:
+    show_error(error)
+
+with torch.device("meta"):
+    huge = nn.Linear(1_000_000, 1_000_000)
+print(f"{huge.weight.numel():,} weights, {huge.weight.numel() * huge.weight.element_size() / 1e12:.0f} TB as float32")
+# --8<-- [end:meta-build]
+
+# --8<-- [start:to-empty]
+@contextlib.contextmanager
+def nan_for_uninitialized_memory():
+    """Make uninitialized memory visible: in deterministic mode PyTorch fills it with NaN."""
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
+with nan_for_uninitialized_memory():
+    meta_net.to_empty(device="cpu")  # real memory, but nothing written into it
+meta_weight = meta_net[0].weight
+print(meta_weight.device, meta_weight.is_meta, bool(meta_weight.isnan().all()))
+
+
+def reset_all(model):
+    for module in model.modules():
+        if hasattr(module, "reset_parameters"):  # nn.Linear has one; nn.ReLU, with nothing to reset, does not
+            module.reset_parameters()
+
+
+reset_all(meta_net)
+print(bool(meta_weight.abs().max() <= bound), f"std {meta_weight.std().item():.4f}")
+print([name for name, p in meta_net.named_parameters() if p.isnan().any()])
+# --8<-- [end:to-empty]
+
+# --8<-- [start:reset-misses-attention]
+with torch.device("meta"):
+    meta_attention = nn.MultiheadAttention(embed_dim=8, num_heads=2)
+with nan_for_uninitialized_memory():
+    meta_attention.to_empty(device="cpu")
+reset_all(meta_attention)
+print(hasattr(meta_attention, "reset_parameters"), hasattr(meta_attention, "_reset_parameters"))
+print([name for name, p in meta_attention.named_parameters() if p.isnan().any()])
+# --8<-- [end:reset-misses-attention]
+
+# --8<-- [start:meta-load]
+with tempfile.TemporaryDirectory() as folder:
+    path = Path(folder) / "mlp.pt"
+    torch.save(initialized.state_dict(), path)
+    state = torch.load(path, weights_only=True)
+
+with torch.device("meta"):
+    copied = sized_mlp()
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    copied.load_state_dict(state)  # copies each value into a tensor with no data: nothing happens
+print(copied[0].weight.is_meta, len(caught))
+print(caught[0].message)
+
+with torch.device("meta"):
+    assigned = sized_mlp()
+print(assigned.load_state_dict(state, assign=True))  # the loaded tensors become the parameters
+weight = assigned[0].weight
+print(weight.is_meta, type(weight).__name__, weight.requires_grad, weight.data_ptr() == state["0.weight"].data_ptr())
+print(torch.equal(assigned(X), initialized(X)))
+# --8<-- [end:meta-load]

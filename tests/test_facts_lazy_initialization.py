@@ -1,6 +1,7 @@
 """The facts docs/*/lazy-initialization.md claims, checked on the running torch."""
 
 import pickle
+import warnings
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ from torch.nn.parameter import UninitializedParameter
 
 from tools.snippets import ROOT, run
 
-_, ns = run(ROOT / "snippets" / "lazy-initialization.py")
+outputs, ns = run(ROOT / "snippets" / "lazy-initialization.py")
 
 
 def test_lazy_linear_starts_with_uninitialized_parameters():
@@ -142,3 +143,238 @@ def test_to_before_dry_run_sets_dtype_of_created_parameters():
     assert all(p.dtype == torch.float64 for p in model.parameters())
     assert model[0].weight.shape == (256, 20)
     assert model[0].weight.std().item() == pytest.approx(0.01, rel=0.1)
+
+
+def _normalized(text):
+    return " ".join(text.split())
+
+
+def test_lazy_module_mixin_docstring_marks_lazy_modules_experimental():
+    assert ("Lazy modules are an experimental new feature under active development, "
+            "and their API is likely to change.") in _normalized(LazyModuleMixin.__doc__)
+
+
+def test_every_lazy_class_derives_from_the_mixin_the_docstring_belongs_to():
+    lazy_names = [name for name in dir(nn) if name.startswith("Lazy")]
+    assert lazy_names and all(issubclass(getattr(nn, name), LazyModuleMixin) for name in lazy_names)
+
+
+def test_dry_run_keeps_the_module_object_and_takes_its_class_from_cls_to_become():
+    assert ns["first"] is ns["net"][0]
+    assert nn.LazyLinear.cls_to_become is nn.Linear
+    for name in (name for name in dir(nn) if name.startswith("Lazy")):
+        assert getattr(nn, name).cls_to_become is getattr(nn, name[len("Lazy"):])
+
+
+def test_dry_run_hook_removes_itself():
+    layer = nn.LazyLinear(4)
+    assert hasattr(layer, "_initialize_hook") and layer._forward_pre_hooks
+    layer(torch.rand(2, 3))
+    assert not hasattr(layer, "_initialize_hook") and not layer._forward_pre_hooks
+
+
+def test_dry_run_initializes_exactly_as_the_sized_constructor_does():
+    x = torch.rand(2, 3)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        lazy = nn.LazyLinear(4)
+        lazy(x)
+        torch.manual_seed(0)
+        eager = nn.Linear(3, 4)
+    assert torch.equal(lazy.weight, eager.weight) and torch.equal(lazy.bias, eager.bias)
+
+
+@pytest.mark.parametrize("name", [name for name in dir(nn) if name.startswith("Lazy")])
+def test_lazy_linear_reads_the_last_dimension_and_the_others_read_dimension_1(name):
+    spatial = {"1d": 1, "2d": 2, "3d": 3}.get(name[-2:], 0)
+    shape = (2, 3) + (5,) * spatial if spatial else (2, 3, 7)
+    args = () if "Norm" in name else (4,) if name == "LazyLinear" else (4, 1)
+    layer = getattr(nn, name)(*args)
+    layer(torch.rand(*shape))
+    if name == "LazyLinear":
+        assert layer.in_features == shape[-1] == 7
+    elif "Conv" in name:
+        assert layer.in_channels == shape[1] == 3
+    else:
+        assert layer.num_features == shape[1] == 3
+
+
+def test_which_dimension_output_shows_8_features_and_3_channels():
+    lines = outputs["which-dimension"].splitlines()
+    assert lines[0].startswith("Linear(in_features=8,")
+    assert lines[1].startswith("Conv2d(3, 4,")
+    assert lines[2].startswith("BatchNorm2d(3,")
+
+
+def test_uninitialized_parameter_allows_to_but_refuses_torch_functions():
+    placeholder = UninitializedParameter()
+    assert placeholder.to(torch.float64).dtype == torch.float64  # allowed
+    assert isinstance(placeholder.float(), UninitializedParameter)  # allowed
+    layer = nn.LazyLinear(3).to(torch.float64)
+    assert isinstance(layer.weight, UninitializedParameter) and layer.weight.dtype == torch.float64
+    with pytest.raises(ValueError, match="uninitialized parameter"):
+        torch.add(placeholder, 1)
+    with pytest.raises(ValueError, match="uninitialized parameter"):
+        nn.init.normal_(placeholder)
+
+
+def test_loading_materializes_parameters_with_the_loaded_shape_before_the_first_call():
+    source = nn.Sequential(nn.Linear(7, 256), nn.ReLU(), nn.Linear(256, 10))  # not 20 inputs
+    restored = ns["lazy_mlp"]()
+    restored.load_state_dict(source.state_dict())
+    assert restored[0].weight.shape == (256, 7)
+    assert not restored[0].has_uninitialized_params() and not restored[2].has_uninitialized_params()
+    assert type(restored[0]).__name__ == "LazyLinear" and restored[0].in_features == 0
+    assert outputs["load-into-lazy"].splitlines()[2] == "False False"
+
+
+def test_torch_load_is_weights_only_by_default(tmp_path):
+    path = tmp_path / "empty.pt"
+    torch.save(ns["lazy_mlp"]().state_dict(), path)
+    with pytest.raises(pickle.UnpicklingError, match="UninitializedParameter"):
+        torch.load(path)
+
+
+def test_docstring_converts_before_the_dry_run_and_builds_the_optimizer_after():
+    doc = _normalized(LazyModuleMixin.__doc__)
+    assert ("networks with lazy modules should first be converted to the desired dtype "
+            "and placed on the expected device") in doc
+    assert doc.index("performs a dry run") < doc.index("attaches an optimizer")
+
+
+def _meta_mlp():
+    with torch.device("meta"):
+        return ns["sized_mlp"]()
+
+
+def test_meta_device_parameters_have_shapes_but_no_data():
+    net = _meta_mlp()
+    assert all(type(p) is nn.Parameter and p.is_meta for p in net.parameters())
+    assert net[0].weight.shape == (256, 20) and type(net[0]) is nn.Linear
+    out = net(ns["X"].to("meta"))
+    assert out.is_meta and out.shape == (2, 10)
+    with pytest.raises(RuntimeError, match="meta tensors"):
+        net[0].weight[0, 0].item()
+    with pytest.raises(RuntimeError):  # the sizes are still checked
+        net(torch.rand(2, 19, device="meta"))
+
+
+def test_huge_meta_layer_allocates_no_memory():
+    import resource
+    import sys
+    import time
+
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit, time.perf_counter()
+    with torch.device("meta"):
+        huge = nn.Linear(1_000_000, 1_000_000)
+    seconds = time.perf_counter() - start
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit - before
+    assert huge.weight.numel() * huge.weight.element_size() == 4 * 10**12
+    assert grown < 100 * 2**20 and seconds < 5
+
+
+def test_to_empty_leaves_memory_unwritten_which_deterministic_mode_shows_as_nan():
+    assert torch.utils.deterministic.fill_uninitialized_memory
+    net = _meta_mlp()
+    net.append(nn.BatchNorm1d(10))
+    with ns["nan_for_uninitialized_memory"]():
+        net.to_empty(device="cpu")
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert all(t.device.type == "cpu" and not t.is_meta for t in net.state_dict().values())
+    assert all(p.isnan().all() for p in net.parameters())
+    assert net[3].running_mean.isnan().all()  # buffers too
+    ns["reset_all"](net)
+    assert torch.equal(net[3].running_mean, torch.zeros(10))
+
+
+def test_to_empty_and_assign_replace_the_parameter_objects():
+    net = _meta_mlp()
+    old = net[0].weight
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    net.to_empty(device="cpu")
+    assert net[0].weight is not old and optimizer.param_groups[0]["params"][0].is_meta
+    net = _meta_mlp()
+    old = net[0].weight
+    net.load_state_dict(ns["initialized"].state_dict(), assign=True)
+    assert net[0].weight is not old
+
+
+@pytest.mark.parametrize("layer, args", [
+    (nn.Linear, (5, 3)), (nn.Conv2d, (3, 4, 3)), (nn.LayerNorm, (4,)), (nn.Embedding, (10, 4)),
+    (nn.BatchNorm1d, (4,)), (nn.LSTM, (4, 5)), (nn.Bilinear, (3, 4, 5)),
+])
+def test_reset_parameters_gives_the_constructors_initialization(layer, args):
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        eager = layer(*args)
+        torch.manual_seed(0)
+        with torch.device("meta"):
+            late = layer(*args)
+        late.to_empty(device="cpu")
+        late.reset_parameters()
+    expected, got = eager.state_dict(), late.state_dict()
+    assert all(torch.equal(expected[key], got[key]) for key in expected)
+
+
+def test_reset_all_gives_the_default_init_and_leaves_no_nan():
+    weight, bound = ns["meta_weight"], 1 / 20**0.5
+    assert weight is ns["meta_net"][0].weight and not weight.is_meta
+    assert weight.abs().max() <= bound
+    assert weight.std().item() == pytest.approx(bound / 3**0.5, rel=0.05)
+    assert not any(p.isnan().any() for p in ns["meta_net"].parameters())
+    assert outputs["to-empty"].splitlines()[0] == "cpu False True"
+    assert hasattr(nn.Linear(2, 2), "reset_parameters") and not hasattr(nn.ReLU(), "reset_parameters")
+
+
+def test_reset_loop_misses_the_input_projection_of_multihead_attention():
+    attention = ns["meta_attention"]
+    assert not hasattr(attention, "reset_parameters") and hasattr(attention, "_reset_parameters")
+    assert attention.in_proj_weight.isnan().all() and attention.in_proj_bias.isnan().all()
+    assert not attention.out_proj.weight.isnan().any() and not attention.out_proj.bias.isnan().any()
+    assert type(attention.out_proj) is not nn.Linear and isinstance(attention.out_proj, nn.Linear)
+
+
+def test_plain_load_into_meta_model_is_a_no_op_with_one_warning_per_tensor():
+    net, state = _meta_mlp(), ns["initialized"].state_dict()  # not ns["state"]: assign=True marked it
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net.load_state_dict(state)
+    assert all(p.is_meta for p in net.parameters())
+    assert len(caught) == len(state) == 4
+    assert all("no-op" in str(w.message) and "assign=True" in str(w.message) for w in caught)
+
+
+def test_assign_true_takes_the_loaded_tensors_as_parameters_without_copying():
+    assigned, state = ns["assigned"], ns["state"]
+    params = dict(assigned.named_parameters())
+    assert all(params[key].data_ptr() == tensor.data_ptr() for key, tensor in state.items())
+    assert not any(t.requires_grad for t in state.values())
+    assert all(type(p) is nn.Parameter and not p.is_meta and p.requires_grad for p in params.values())
+    assert torch.equal(assigned(ns["X"]), ns["initialized"](ns["X"]))
+
+
+def test_meta_context_reaches_factory_functions_but_not_an_explicit_device_or_numpy():
+    import numpy as np
+
+    with torch.device("meta"):
+        made = [torch.zeros(2), torch.empty(2), torch.tensor([1.0, 2.0])]
+        explicit, converted = torch.zeros(2, device="cpu"), torch.from_numpy(np.zeros(2))
+    assert all(t.is_meta for t in made)
+    assert explicit.device.type == "cpu" and converted.device.type == "cpu"
+
+
+def test_plain_load_in_the_snippet_left_the_meta_parameters_and_warned_four_times():
+    copied = ns["copied"]
+    assert all(p.is_meta for p in copied.parameters())
+    assert outputs["meta-load"].splitlines()[0] == "True 4"
+
+
+def test_assign_true_keeps_only_requires_grad_of_the_old_parameter():
+    state = {key: value.to(torch.float64) for key, value in ns["initialized"].state_dict().items()}
+    net = _meta_mlp()
+    net.load_state_dict(state, assign=True)
+    assert all(p.dtype == torch.float64 and p.requires_grad for p in net.parameters())
+    frozen = _meta_mlp().requires_grad_(False)
+    frozen.load_state_dict(state, assign=True)
+    assert not any(p.requires_grad for p in frozen.parameters())
