@@ -2,6 +2,7 @@
 # Every section below is shown on docs/en/saving-loading.md and docs/zh/saving-loading.md, in this order.
 
 # --8<-- [start:setup]
+import argparse
 import copy
 import json
 import pickle
@@ -9,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 from torch.nn import functional as F
 
@@ -115,7 +116,10 @@ print([name for name, _ in WithScratch().named_buffers()], list(WithScratch().st
 # --8<-- [end:non-persistent-buffer]
 
 # --8<-- [start:state-dict-references]
-snapshot = net.state_dict()  # references to the live tensors, not copies
+snapshot = net.state_dict()  # shares memory with the parameters, copies nothing
+print("same object:  ", snapshot["output.bias"] is net.output.bias)
+print("same memory:  ", snapshot["output.bias"].data_ptr() == net.output.bias.data_ptr())
+print("requires_grad:", snapshot["output.bias"].requires_grad, net.output.bias.requires_grad)
 frozen = copy.deepcopy(net.state_dict())  # a real copy
 with torch.no_grad():
     net.output.bias.zero_()
@@ -170,10 +174,32 @@ print(all(torch.equal(a, b) for a, b in zip(model.parameters(), restarted.parame
 # --8<-- [end:checkpoint-resume]
 
 # --8<-- [start:map-location]
+locations = []
+
+
+def record(storage, location):  # map_location can be a function of each stored location
+    locations.append(location)
+    return storage  # leave it where it is
+
+
+torch.load(folder / "checkpoint.pt", map_location=record, weights_only=True)
+print(len(locations), set(locations))  # every stored tensor, with the device it was saved from
+
 checkpoint = torch.load(folder / "checkpoint.pt", map_location="cpu", weights_only=True)
 print({tensor.device.type for tensor in checkpoint["model"].values()})
 print(checkpoint["optimizer"]["state"][0]["exp_avg"].device)  # optimizer state is mapped too
 # --8<-- [end:map-location]
+
+# --8<-- [start:optimizer-device]
+device = torch.device("meta")  # stands in for torch.device("cuda"): this machine has no GPU
+on_device = make_regressor()
+on_device.load_state_dict(checkpoint["model"])  # copies values; before or after .to() alike
+on_device.to(device)  # 1. move the model
+device_optimizer = torch.optim.Adam(on_device.parameters(), lr=0.01)  # 2. then build the optimizer
+device_optimizer.load_state_dict(checkpoint["optimizer"])  # 3. its state follows the parameters
+state = device_optimizer.state[on_device[0].weight]
+print(on_device[0].weight.device, {key: value.device.type for key, value in state.items()})
+# --8<-- [end:optimizer-device]
 
 # --8<-- [start:strict-loading]
 class NewTask(nn.Module):
@@ -246,6 +272,19 @@ except pickle.UnpicklingError as error:
     print("blocked:", str(error).split("GLOBAL ")[1].split()[0])
 # --8<-- [end:pickle-runs-code]
 
+# --8<-- [start:safe-globals]
+run_args = argparse.Namespace(lr=0.01, hidden=8, epochs=50)  # a training script's options
+torch.save({"epoch": 50, "model": model.state_dict(), "args": run_args}, folder / "with-args.pt")
+try:
+    torch.load(folder / "with-args.pt", weights_only=True)
+except pickle.UnpicklingError as error:
+    print(f"{type(error).__name__}: {str(error).split('.')[0]}")
+    print("blocked:", str(error).split("GLOBAL ")[1].split()[0])
+with torch.serialization.safe_globals([argparse.Namespace]):  # allowed inside this block only
+    with_args = torch.load(folder / "with-args.pt", weights_only=True)
+print(with_args["args"])
+# --8<-- [end:safe-globals]
+
 # --8<-- [start:safetensors]
 save_file(net.state_dict(), folder / "mlp.safetensors", metadata={"class": "MLP"})  # metadata: strings only
 tensors = load_file(folder / "mlp.safetensors")
@@ -261,6 +300,30 @@ with open(folder / "mlp.safetensors", "rb") as file:
 print(header["__metadata__"])
 print(header["hidden.bias"])  # the rest of the file is raw tensor bytes
 # --8<-- [end:safetensors-header]
+
+# --8<-- [start:safetensors-shared]
+def make_tied_net():
+    shared = nn.Linear(8, 8)  # one layer used twice: its weight and bias are tied
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), shared, nn.ReLU(), shared, nn.ReLU(), nn.Linear(8, 1))
+
+
+tied_net = make_tied_net()
+print(list(tied_net.state_dict()))  # the shared layer appears twice, as 2. and 4.
+try:
+    save_file(tied_net.state_dict(), folder / "tied.safetensors")
+except RuntimeError as error:
+    print(f"{type(error).__name__}: {str(error).strip().split(':')[0]}")
+# --8<-- [end:safetensors-shared]
+
+# --8<-- [start:safetensors-save-model]
+save_model(tied_net, folder / "tied.safetensors")  # stores each shared tensor once
+print(list(load_file(folder / "tied.safetensors")))
+tied_copy = make_tied_net()  # the code builds the tie; the file fills in the values
+print(load_model(tied_copy, folder / "tied.safetensors"))  # (missing, unexpected)
+print(tied_copy[2].weight is tied_copy[4].weight)
+tied_inputs = torch.randn(3, 4)
+print(torch.equal(tied_copy(tied_inputs), tied_net(tied_inputs)))
+# --8<-- [end:safetensors-save-model]
 
 # --8<-- [start:cleanup]
 workdir.cleanup()  # removes the folder and every file in it
