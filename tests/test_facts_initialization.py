@@ -257,6 +257,28 @@ def test_large_normal_explodes_with_relu_and_saturates_tanh():
     assert ns["saturated"]["tanh", "Xavier, gain 5/3"] == pytest.approx(0.01, abs=0.005)
 
 
+def test_saturated_tanh_units_have_slope_below_002():
+    assert 1 - 0.99**2 < 0.02
+    x = torch.linspace(-10, 10, 100_001, requires_grad=True)
+    torch.tanh(x).sum().backward()
+    assert x.grad[torch.tanh(x).abs() > 0.99].max().item() < 0.02
+
+
+def test_saturated_tanh_net_with_n01_weights_has_exploding_gradients_in_its_first_layers():
+    torch.manual_seed(0)
+    layers = [nn.Linear(256, 256) for _ in range(20)]
+    for layer in layers:
+        nn.init.normal_(layer.weight, std=1.0)
+        nn.init.zeros_(layer.bias)
+    h = ns["X_deep"]
+    for layer in layers:
+        h = torch.tanh(layer(h))
+    assert (h.abs() > 0.99).float().mean().item() > 0.8  # saturated, as on the page
+    (h.sum() / math.sqrt(h.numel())).backward()
+    first, last = (layers[i].weight.grad.pow(2).mean().item() for i in (0, -1))
+    assert last < 1e-2 and first > 1e6 * last
+
+
 def test_xavier_with_equal_fans_has_variance_one_over_fan_in():
     weight = nn.init.xavier_normal_(torch.empty(256, 256))
     assert weight.var().item() == pytest.approx(1 / 256, rel=0.03)
