@@ -169,20 +169,24 @@ for name, (draw, std) in schemes.items():
 
 # --8<-- [start:depth]
 DEPTH, WIDTH = 20, 256
-X_deep = torch.randn(500, WIDTH)  # standard deviation 1
+X_deep = torch.randn(500, WIDTH)  # mean 0, standard deviation 1, so mean square 1
 
 
-def deep_forward(init, activation):
-    """Push X_deep through DEPTH fresh layers; return the std after each layer and the last output."""
+def mean_square(h):
+    return h.double().pow(2).mean().item()  # in float64: the square of 1e21 does not fit in a float32
+
+
+def deep_forward(init, activation, depth=DEPTH):
+    """Push X_deep through fresh layers; return the mean square after each layer and the last output."""
     layer, h = nn.Linear(WIDTH, WIDTH), X_deep
-    stds = [h.std().item()]  # layer 0: the input
+    mean_squares = [mean_square(h)]  # layer 0: the input
     with torch.no_grad():
-        for _ in range(DEPTH):
+        for _ in range(depth):
             init(layer.weight)  # new weights for every layer
             nn.init.zeros_(layer.bias)
             h = activation(layer(h))
-            stds.append(h.std().item())
-    return stds, h
+            mean_squares.append(mean_square(h))
+    return mean_squares, h
 
 
 deep_inits = {
@@ -193,18 +197,26 @@ deep_inits = {
     "Xavier, gain 5/3": lambda w: nn.init.xavier_normal_(w, gain=nn.init.calculate_gain("tanh")),
     "Kaiming (ReLU)": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
 }
-depth_stds, saturated = {}, {}
+depth_mean_squares, saturated = {}, {}
 shown_layers = [0, 1, 5, 10, 20]
+print("mean square of the activations")
 print(f"{'activation':11} {'init':17}" + "".join(f"{f'layer {i}':>11}" for i in shown_layers))
 for activation in (torch.tanh, torch.relu):
     for name, init in deep_inits.items():
-        stds, last = deep_forward(init, activation)
-        depth_stds[activation.__name__, name] = stds
+        mean_squares, last = deep_forward(init, activation)
+        depth_mean_squares[activation.__name__, name] = mean_squares
         saturated[activation.__name__, name] = (last.abs() > 0.99).float().mean().item()
-        print(f"{activation.__name__:11} {name:17}" + "".join(f"{stds[i]:>11.3g}" for i in shown_layers))
+        print(f"{activation.__name__:11} {name:17}" + "".join(f"{mean_squares[i]:>11.3g}" for i in shown_layers))
 print(f"tanh units near +-1 at layer {DEPTH}: N(0, 1) {saturated['tanh', 'N(0, 1)']:.0%}, "
       f"Xavier, gain 5/3 {saturated['tanh', 'Xavier, gain 5/3']:.0%}")
 # --8<-- [end:depth]
+
+# --8<-- [start:mean-square-not-std]
+_, after_relu = deep_forward(deep_inits["Kaiming (ReLU)"], torch.relu, depth=1)  # one Kaiming layer and its ReLU
+print(f"mean square {mean_square(after_relu):.3f} (theory 1)")
+print(f"mean        {after_relu.mean().item():.3f} (theory 1/sqrt(pi) = {1 / math.sqrt(math.pi):.3f})")
+print(f"std         {after_relu.std().item():.3f} (theory sqrt(1 - 1/pi) = {math.sqrt(1 - 1 / math.pi):.3f})")
+# --8<-- [end:mean-square-not-std]
 
 # --8<-- [start:std-not-variance]
 right_std = math.sqrt(2 / WIDTH)   # Kaiming normal for ReLU: this is the standard deviation
@@ -212,9 +224,11 @@ misread_std = math.sqrt(right_std)  # what you get if you take sqrt(2 / fan_in) 
 weight = nn.init.kaiming_normal_(torch.empty(WIDTH, WIDTH), nonlinearity="relu")
 print(f"kaiming_normal_: measured std {weight.std().item():.4f}, sqrt(2/fan_in) = {right_std:.4f}, "
       f"misread std {misread_std:.4f}")
+misread_mean_squares = {}
 for name, std in [("right", right_std), ("misread", misread_std)]:
-    stds, _ = deep_forward(partial(nn.init.normal_, std=std), torch.relu)
-    print(f"{name:8} std after layer {DEPTH}: {stds[-1]:.3g}")
+    mean_squares, _ = deep_forward(partial(nn.init.normal_, std=std), torch.relu)
+    misread_mean_squares[name] = mean_squares
+    print(f"{name:8} mean square after layer {DEPTH}: {mean_squares[-1]:.3g}")
 # --8<-- [end:std-not-variance]
 
 # --8<-- [start:custom-init]
@@ -256,16 +270,24 @@ except RuntimeError as error:
 # --8<-- [end:set-directly]
 
 # --8<-- [start:output-layer-gain]
-hidden = torch.relu(torch.randn(10_000, 256) * math.sqrt(2))  # like activations after a Kaiming layer
-print(f"mean square of the hidden activations: {hidden.pow(2).mean().item():.4f}")
+hidden = torch.relu(torch.randn(10_000, 256) * math.sqrt(2))  # like activations after a Kaiming layer and its ReLU
+print(f"mean square of the hidden activations: {mean_square(hidden):.4f}")
+output_inits = {  # for nn.Linear(256, 1000): fan_in 256, fan_out 1000 (say, 1000 classes)
+    # name: (initializer of the weight, its variance); inputs of mean square 1: output std = sqrt(256 * variance)
+    "default": (lambda w: None, 1 / (3 * 256)),
+    "xavier_normal_": (nn.init.xavier_normal_, 2 / (256 + 1000)),
+    "kaiming, linear": (partial(nn.init.kaiming_normal_, nonlinearity="linear"), 1 / 256),
+    "kaiming, relu": (partial(nn.init.kaiming_normal_, nonlinearity="relu"), 2 / 256),
+}
 output_stds = {}
-for nonlinearity in ("relu", "linear"):
-    output = nn.Linear(256, 1000)  # say, 1000 classes
-    nn.init.kaiming_normal_(output.weight, nonlinearity=nonlinearity)
-    nn.init.zeros_(output.bias)
+print("output layer      output std  theory")
+for name, (init, variance) in output_inits.items():
+    output = nn.Linear(256, 1000)
+    init(output.weight)
+    nn.init.zeros_(output.bias)  # compare the weights alone
     with torch.no_grad():
-        output_stds[nonlinearity] = output(hidden).std().item()
-    print(f"output layer with gain for {nonlinearity!r}: output std {output_stds[nonlinearity]:.4f}")
+        output_stds[name] = output(hidden).std().item()
+    print(f"{name:17} {output_stds[name]:10.4f} {math.sqrt(256 * variance):7.4f}")
 # --8<-- [end:output-layer-gain]
 
 # --8<-- [start:my-mlp]
@@ -281,8 +303,7 @@ class MyMLP(nn.Module):
         for layer in (self.hidden1, self.hidden2):  # each is followed by a ReLU
             nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
             nn.init.zeros_(layer.bias)
-        nn.init.xavier_normal_(self.output.weight)  # no ReLU after it: gain 1, not Kaiming for ReLU
-        nn.init.zeros_(self.output.bias)
+        self.output.reset_parameters()  # no ReLU after it: PyTorch's default, no ReLU gain
 
     def forward(self, X):
         return self.output(F.relu(self.hidden2(F.relu(self.hidden1(X)))))

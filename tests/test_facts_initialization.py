@@ -129,6 +129,62 @@ def test_default_conv_init_uses_the_same_fan_in_bound():
     assert conv.bias.abs().max().item() <= 1 / math.sqrt(75)
 
 
+def test_the_default_of_linear_is_kaiming_uniform_with_a_sqrt_5():
+    torch.manual_seed(123)
+    layer = nn.Linear(64, 10)
+    torch.manual_seed(123)
+    weight = nn.init.kaiming_uniform_(torch.empty(10, 64), a=math.sqrt(5))
+    bias = nn.init.uniform_(torch.empty(10), -1 / 8, 1 / 8)
+    assert torch.equal(layer.weight, weight) and torch.equal(layer.bias, bias)
+    gain = nn.init.calculate_gain("leaky_relu", math.sqrt(5))
+    assert gain == pytest.approx(1 / math.sqrt(3))  # the gain the default amounts to
+    assert gain * math.sqrt(3 / 64) == pytest.approx(1 / math.sqrt(64))  # Kaiming uniform's bound
+
+
+def test_kaiming_without_nonlinearity_uses_the_relu_gain():
+    torch.manual_seed(5)
+    default = nn.init.kaiming_normal_(torch.empty(50, 40))
+    torch.manual_seed(5)
+    relu = nn.init.kaiming_normal_(torch.empty(50, 40), nonlinearity="relu")
+    assert torch.equal(default, relu)
+    assert nn.init.calculate_gain("leaky_relu", 0) == pytest.approx(math.sqrt(2))
+
+
+@pytest.mark.parametrize("conv", [nn.Conv1d(4, 6, 3), nn.Conv2d(3, 16, 5), nn.Conv3d(2, 4, 3)])
+def test_default_conv_weights_and_biases_are_uniform_within_one_over_sqrt_fan_in(conv):
+    fan_in = conv.weight[0].numel()
+    torch.manual_seed(7)
+    conv.reset_parameters()
+    torch.manual_seed(7)
+    weight = nn.init.kaiming_uniform_(torch.empty_like(conv.weight), a=math.sqrt(5))
+    assert torch.equal(conv.weight, weight)
+    assert conv.weight.abs().max().item() <= 1 / math.sqrt(fan_in)
+    assert conv.bias.abs().max().item() <= 1 / math.sqrt(fan_in)
+
+
+def test_fans_come_from_the_weight_shape():
+    weight = torch.empty(7, 3, 2, 5)
+    assert nn.init._calculate_fan_in_and_fan_out(weight) == (3 * 10, 7 * 10)
+
+
+def test_apply_calls_children_first_then_the_module_itself():
+    net = _toy_net()
+    seen = []
+    net.apply(lambda m: seen.append(m))
+    assert seen == [net[0], net[1], net[2], net]
+
+
+def test_relu_halves_the_mean_square_of_a_symmetric_input():
+    z = torch.randn(1_000_000)
+    assert torch.relu(z).pow(2).mean().item() == pytest.approx(z.pow(2).mean().item() / 2, rel=0.01)
+
+
+def test_pytorch_docs_advise_nonlinearity_linear_for_selu():
+    for doc in (nn.SELU.__doc__, nn.init.calculate_gain.__doc__):
+        text = " ".join(doc.split())
+        assert "``nonlinearity='linear'``" in text and "instead of ``nonlinearity='selu'``" in text
+
+
 def test_gains():
     gain = nn.init.calculate_gain
     assert gain("tanh") == pytest.approx(5 / 3)
@@ -142,9 +198,10 @@ def test_gains():
 
 @pytest.mark.parametrize("name", list(ns["schemes"]))
 def test_measured_mean_and_variance_match_theory(name):
+    # the text: every mean is 0.0001 at most in size, every variance within 1% of the formula
     weight, std = ns["samples"][name], ns["schemes"][name][1]
     assert weight.shape == (1000, 500)
-    assert abs(weight.mean().item()) < std / 100
+    assert abs(weight.mean().item()) < std / 100 and round(abs(weight.mean().item()), 4) <= 0.0001
     assert weight.var().item() == pytest.approx(std**2, rel=0.01)
 
 
@@ -161,46 +218,124 @@ def test_kaiming_fan_out_mode_uses_fan_out():
 
 # Scale through depth
 
+def test_the_depth_experiment_records_the_mean_square():
+    assert ns["mean_square"](torch.tensor([3.0, -4.0])) == pytest.approx(12.5)
+    ms = ns["depth_mean_squares"]["relu", "Kaiming (ReLU)"]
+    assert len(ms) == 21
+    assert ms[0] == pytest.approx(ns["X_deep"].pow(2).mean().item())
+    assert ms[0] == pytest.approx(1, rel=0.02) and abs(ns["X_deep"].mean().item()) < 0.01
+
+
+def test_a_layer_turns_mean_square_m_into_mean_square_n_v_m():
+    h = torch.relu(torch.randn(2000, 256)) * 1.7  # inputs with a nonzero mean: mean square != variance
+    assert h.pow(2).mean().item() > 1.3 * h.var().item()
+    w = torch.randn(300, 256) * 0.05  # mean 0, variance v = 0.0025
+    out = h @ w.T
+    assert out.pow(2).mean().item() == pytest.approx(256 * 0.0025 * h.pow(2).mean().item(), rel=0.1)
+    assert out.pow(2).mean().item() > 1.3 * 256 * 0.0025 * h.var().item()  # not n * v * variance
+
+
 def test_zero_init_activations_are_zero_beyond_the_input():
     for activation in ("tanh", "relu"):
-        stds = ns["depth_stds"][activation, "zero"]
-        assert stds[0] > 0.9 and all(std == 0 for std in stds[1:])
+        ms = ns["depth_mean_squares"][activation, "zero"]
+        assert ms[0] > 0.9 and all(m == 0 for m in ms[1:])
 
 
-def test_kaiming_relu_keeps_the_scale_over_20_layers():
-    stds = ns["depth_stds"]["relu", "Kaiming (ReLU)"]
-    assert len(stds) == 21
-    assert all(stds[0] / 3 < std < stds[0] * 3 for std in stds)
-
-
-def test_kaiming_for_relu_holds_tanh_steady():
-    stds = ns["depth_stds"]["tanh", "Kaiming (ReLU)"]
-    assert all(0.3 < std < 1 for std in stds[1:])
-
-
-def test_small_normal_vanishes():
-    for activation in ("tanh", "relu"):
-        assert ns["depth_stds"][activation, "N(0, 0.01)"][-1] < 1e-12
+def test_small_normal_vanishes_by_its_per_layer_factor():
+    # each layer multiplies the mean square by 256 * 0.01**2 = 0.0256 (tanh), and ReLU halves it again
+    tanh, relu = ns["depth_mean_squares"]["tanh", "N(0, 0.01)"], ns["depth_mean_squares"]["relu", "N(0, 0.01)"]
+    assert (tanh[20] / tanh[10]) ** (1 / 10) == pytest.approx(0.0256, rel=0.1)
+    assert (relu[20] / relu[10]) ** (1 / 10) == pytest.approx(0.0128, rel=0.1)
+    assert 1e-33 < tanh[-1] < 1e-31 and 1e-39 < relu[-1] < 1e-37
 
 
 def test_large_normal_explodes_with_relu_and_saturates_tanh():
-    assert ns["depth_stds"]["relu", "N(0, 1)"][-1] > 1e15
-    assert ns["saturated"]["tanh", "N(0, 1)"] > 0.5
-    assert ns["saturated"]["tanh", "Xavier, gain 5/3"] < 0.1
+    relu = ns["depth_mean_squares"]["relu", "N(0, 1)"]
+    assert relu[-1] ** (1 / 20) == pytest.approx(128, rel=0.1)
+    assert 1e41 < relu[-1] < 1e43
+    assert ns["saturated"]["tanh", "N(0, 1)"] == pytest.approx(0.86, abs=0.005)
+    assert ns["saturated"]["tanh", "Xavier, gain 5/3"] == pytest.approx(0.01, abs=0.005)
 
 
-def test_xavier_halves_relu_variance_layer_by_layer():
-    assert ns["depth_stds"]["relu", "Xavier"][-1] < 0.01
+def test_saturated_tanh_units_have_slope_below_002():
+    assert 1 - 0.99**2 < 0.02
+    x = torch.linspace(-10, 10, 100_001, requires_grad=True)
+    torch.tanh(x).sum().backward()
+    assert x.grad[torch.tanh(x).abs() > 0.99].max().item() < 0.02
+
+
+def test_saturated_tanh_net_with_n01_weights_has_exploding_gradients_in_its_first_layers():
+    torch.manual_seed(0)
+    layers = [nn.Linear(256, 256) for _ in range(20)]
+    for layer in layers:
+        nn.init.normal_(layer.weight, std=1.0)
+        nn.init.zeros_(layer.bias)
+    h = ns["X_deep"]
+    for layer in layers:
+        h = torch.tanh(layer(h))
+    assert (h.abs() > 0.99).float().mean().item() > 0.8  # saturated, as on the page
+    (h.sum() / math.sqrt(h.numel())).backward()
+    first, last = (layers[i].weight.grad.pow(2).mean().item() for i in (0, -1))
+    assert last < 1e-2 and first > 1e6 * last
+
+
+def test_xavier_with_equal_fans_has_variance_one_over_fan_in():
+    weight = nn.init.xavier_normal_(torch.empty(256, 256))
+    assert weight.var().item() == pytest.approx(1 / 256, rel=0.03)
+
+
+def test_xavier_shrinks_tanh_slowly_and_relu_halves_every_layer():
+    tanh, relu = ns["depth_mean_squares"]["tanh", "Xavier"], ns["depth_mean_squares"]["relu", "Xavier"]
+    assert 1 > tanh[1] > tanh[5] > tanh[10] > tanh[20] > 0.01
+    assert round(tanh[20], 3) == 0.027
+    assert relu[-1] ** (1 / 20) == pytest.approx(0.5, rel=0.05)
+    assert 5e-7 < relu[-1] < 1e-6
 
 
 def test_xavier_with_tanh_gain_keeps_tanh_steady_and_grows_relu():
-    assert all(0.3 < std < 1.5 for std in ns["depth_stds"]["tanh", "Xavier, gain 5/3"])
-    assert ns["depth_stds"]["relu", "Xavier, gain 5/3"][-1] > 3
+    tanh = ns["depth_mean_squares"]["tanh", "Xavier, gain 5/3"]
+    relu = ns["depth_mean_squares"]["relu", "Xavier, gain 5/3"]
+    assert all(m == pytest.approx(0.42, abs=0.02) for m in tanh[5:])
+    assert relu[-1] ** (1 / 20) == pytest.approx((5 / 3) ** 2 / 2, rel=0.05)
+    assert round(relu[-1]) == 387
 
 
-def test_xavier_gain_1_shrinks_tanh_slowly():
-    stds = ns["depth_stds"]["tanh", "Xavier"]
-    assert 0.05 < stds[-1] < stds[10] < stds[1] < 1
+def test_kaiming_relu_keeps_the_mean_square_near_that_of_the_input():
+    ms = ns["depth_mean_squares"]["relu", "Kaiming (ReLU)"]
+    assert round(min(ms[1:]), 2) == 0.63 and round(max(ms[1:]), 2) == 1.66
+    assert ms[1] == pytest.approx(1, rel=0.05)
+
+
+def test_kaiming_relu_keeps_the_mean_square_in_expectation():
+    """Over many draws of the weights the mean square stays near 1; one draw wanders."""
+    kaiming = ns["deep_inits"]["Kaiming (ReLU)"]
+    runs = torch.tensor([ns["deep_forward"](kaiming, torch.relu, depth=10)[0] for _ in range(20)])
+    assert runs[:, 10].mean().item() == pytest.approx(1, abs=0.2)
+    assert runs[:, 1].std().item() < 0.05 < runs[:, 10].std().item()  # the moves add up with depth
+    xavier = ns["deep_forward"](ns["deep_inits"]["Xavier"], torch.relu, depth=10)[0]
+    assert xavier[10] < 0.01
+
+
+def test_kaiming_for_relu_holds_tanh_near_0_3():
+    ms = ns["depth_mean_squares"]["tanh", "Kaiming (ReLU)"]
+    assert all(m == pytest.approx(0.3, abs=0.04) for m in ms[5:])
+
+
+def test_after_a_kaiming_relu_layer_the_mean_square_is_1_and_the_std_about_083():
+    h = ns["after_relu"]
+    assert ns["mean_square"](h) == pytest.approx(1, rel=0.03)
+    assert h.mean().item() == pytest.approx(1 / math.sqrt(math.pi), rel=0.02)
+    assert h.std().item() == pytest.approx(math.sqrt(1 - 1 / math.pi), rel=0.02)
+    assert round(math.sqrt(1 - 1 / math.pi), 2) == 0.83
+    assert h.std().item() < 0.9 * math.sqrt(ns["mean_square"](h))  # the std is not what Kaiming keeps at 1
+
+
+def test_relu_of_a_normal_with_variance_2_theory():
+    z = torch.randn(2_000_000, dtype=torch.float64) * math.sqrt(2)
+    r = torch.relu(z)
+    assert r.pow(2).mean().item() == pytest.approx(1, rel=0.01)
+    assert r.mean().item() == pytest.approx(1 / math.sqrt(math.pi), rel=0.01)
+    assert r.var().item() == pytest.approx(r.pow(2).mean().item() - r.mean().item() ** 2, rel=1e-6)
 
 
 # Standard deviation or variance?
@@ -211,10 +346,19 @@ def test_kaiming_normal_std_is_sqrt_2_over_fan_in():
     assert weight.var().item() == pytest.approx(2 / 256, rel=0.06)
 
 
+def test_normal_takes_a_standard_deviation():
+    assert nn.init.normal_(torch.empty(1000, 1000), 0, 0.5).std().item() == pytest.approx(0.5, rel=0.01)
+    assert torch.normal(0.0, 0.5, size=(1000, 1000)).std().item() == pytest.approx(0.5, rel=0.01)
+
+
 def test_reading_the_std_as_a_variance_explodes_through_20_relu_layers():
-    stds, _ = ns["deep_forward"](lambda w: nn.init.normal_(w, std=ns["misread_std"]), torch.relu)
-    assert ns["misread_std"] / ns["right_std"] > 3
-    assert stds[-1] > 1e6
+    ratio = ns["misread_std"] / ns["right_std"]
+    assert round(ratio, 1) == 3.4 and ns["misread_std"] == pytest.approx((2 / 256) ** 0.25)
+    assert round(ratio**2) == 11
+    misread, right = ns["misread_mean_squares"]["misread"], ns["misread_mean_squares"]["right"]
+    assert misread[-1] ** (1 / 20) == pytest.approx(ratio**2, rel=0.1)
+    assert misread[-1] > 1e18
+    assert 0.3 < right[-1] < 3
 
 
 # Custom initialization
@@ -259,10 +403,44 @@ def test_values_set_under_no_grad_stay():
 
 # Putting it together
 
-def test_output_layer_gain_sets_the_output_scale():
-    assert ns["hidden"].pow(2).mean().item() == pytest.approx(1.0, rel=0.02)
-    assert ns["output_stds"]["relu"] == pytest.approx(math.sqrt(2), rel=0.05)
-    assert ns["output_stds"]["linear"] == pytest.approx(1.0, rel=0.05)
+def test_output_layer_std_is_sqrt_fan_in_times_weight_variance():
+    assert ns["mean_square"](ns["hidden"]) == pytest.approx(1.0, rel=0.02)
+    for name, (_, variance) in ns["output_inits"].items():
+        assert ns["output_stds"][name] == pytest.approx(math.sqrt(256 * variance), rel=0.03)
+
+
+def test_output_layer_scales_in_the_text():
+    stds = ns["output_stds"]
+    assert round(stds["default"], 2) == 0.58 and round(stds["xavier_normal_"], 2) == 0.64
+    assert round(stds["kaiming, linear"], 1) == 1.0 and round(stds["kaiming, relu"], 2) == 1.40
+    assert stds["kaiming, relu"] / stds["kaiming, linear"] == pytest.approx(math.sqrt(2), rel=0.03)
+    # only the ReLU gain puts the outputs above the scale of the signal
+    assert max(stds["default"], stds["xavier_normal_"], stds["kaiming, linear"]) < 1.05 < stds["kaiming, relu"]
+
+
+def test_default_output_layer_variance_matches_its_formula():
+    weight = nn.Linear(256, 1000).weight
+    assert weight.var().item() == pytest.approx(1 / (3 * 256), rel=0.02)
+
+
+def test_xavier_keeps_the_scale_only_when_the_fans_are_about_equal():
+    x = torch.randn(10_000, 256)
+    with torch.no_grad():
+        square = x @ nn.init.xavier_normal_(torch.empty(256, 256)).T
+        wide = x @ nn.init.xavier_normal_(torch.empty(1000, 256)).T
+    assert square.std().item() == pytest.approx(1, rel=0.03)
+    assert wide.std().item() == pytest.approx(math.sqrt(2 * 256 / 1256), rel=0.03)
+
+
+def test_a_zero_initialized_output_layer_still_learns():
+    """A small or zero start of the last layer is harmless: its gradient is not zero."""
+    net = _toy_net()
+    nn.init.kaiming_normal_(net[0].weight, nonlinearity="relu")
+    nn.init.zeros_(net[2].weight)
+    nn.init.zeros_(net[2].bias)
+    before = torch.nn.functional.mse_loss(net(ns["X_toy"]), ns["y_toy"]).item()
+    after = ns["train"](net)
+    assert after < before / 5
 
 
 def test_my_mlp_shapes_names_and_count():
@@ -274,17 +452,25 @@ def test_my_mlp_shapes_names_and_count():
     assert sum(p.numel() for p in model.parameters()) == 51 == (4 * 5 + 5) + (5 * 3 + 3) + (3 * 2 + 2)
 
 
-def test_my_mlp_biases_start_at_zero():
+def test_my_mlp_hidden_biases_start_at_zero_and_the_output_keeps_its_default():
     model = ns["MyMLP"]()
-    for name, param in model.named_parameters():
-        assert param.any() != name.endswith("bias")
+    assert not model.hidden1.bias.any() and not model.hidden2.bias.any()
+    assert model.output.bias.all() and model.output.bias.abs().max().item() <= 1 / math.sqrt(3)
+    assert model.output.weight.abs().max().item() <= 1 / math.sqrt(3)
 
 
-def test_my_mlp_uses_kaiming_for_hidden_layers_and_gain_1_for_the_output():
+def test_my_mlp_uses_kaiming_for_hidden_layers_and_the_default_for_the_output():
     models = [ns["MyMLP"]() for _ in range(500)]
     pooled = {name: torch.cat([m.get_parameter(name).detach().flatten() for m in models]).std().item()
               for name in ("hidden1.weight", "hidden2.weight", "output.weight")}
     assert pooled["hidden1.weight"] == pytest.approx(math.sqrt(2 / 4), rel=0.05)
     assert pooled["hidden2.weight"] == pytest.approx(math.sqrt(2 / 5), rel=0.05)
-    assert pooled["output.weight"] == pytest.approx(math.sqrt(2 / (3 + 2)), rel=0.05)  # Xavier, gain 1
+    assert pooled["output.weight"] == pytest.approx(math.sqrt(1 / (3 * 3)), rel=0.05)  # default of Linear(3, 2)
     assert pooled["output.weight"] < 0.9 * math.sqrt(2 / 3)  # not Kaiming for ReLU
+
+
+def test_my_mlp_reset_parameters_redraws_the_output_layer_too():
+    model = ns["MyMLP"]()
+    before = model.output.weight.detach().clone()
+    model.reset_parameters()
+    assert not torch.equal(model.output.weight, before)

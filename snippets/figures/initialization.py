@@ -22,9 +22,9 @@ TEXT = {
         "measured": "measured",
         "theory": "theory",
         "std": "std",
-        "depth_title": "Standard deviation of the activations, layer by layer (width 256)",
+        "depth_title": "Mean square of the activations, layer by layer (width 256)",
         "layer": "layer (0 = input)",
-        "act_std": "std of the activations (log scale)",
+        "act_ms": "mean square of the activations (log scale)",
         "zero_note": "zero init: 0 from layer 1 on\n(not drawable on a log scale)",
         "names": {"default (Linear)": "default of nn.Linear"},
         "inits": {},
@@ -36,9 +36,9 @@ TEXT = {
         "measured": "实测",
         "theory": "理论",
         "std": "标准差",
-        "depth_title": "逐层激活值的标准差（宽度 256）",
+        "depth_title": "逐层激活值的均方值（宽度 256）",
         "layer": "层（0 = 输入）",
-        "act_std": "激活值的标准差（对数坐标）",
+        "act_ms": "激活值的均方值（对数坐标）",
         "zero_note": "全零初始化：从第 1 层起为 0\n（对数坐标上画不出）",
         "names": {"default (Linear)": "nn.Linear 的默认初始化"},
         "inits": {"zero": "全零", "Xavier, gain 5/3": "Xavier，增益 5/3", "Kaiming (ReLU)": "Kaiming（ReLU）"},
@@ -98,19 +98,20 @@ def _depth(chapter: dict, text: dict, path: Path) -> Path:
     colors = dict(zip(names, plt.get_cmap("tab10").colors))
     for ax, activation, title in zip(axes, ("tanh", "relu"), ("tanh", "ReLU")):
         for name in names:
-            stds = chapter["depth_stds"][activation, name]
+            mean_squares = chapter["depth_mean_squares"][activation, name]
             if name == "zero":
                 continue  # all zero after the input: no place on a log scale
-            ax.plot(range(len(stds)), stds, marker="o", markersize=3, color=colors[name],
+            ax.plot(range(len(mean_squares)), mean_squares, marker="o", markersize=3, color=colors[name],
                     label=text["inits"].get(name, name))
+        ax.axhline(1, color="gray", linestyle="--", linewidth=0.8)  # the mean square of the input
         ax.set_yscale("log")
         ax.set_title(title)
         ax.set_xlabel(text["layer"])
-        ax.set_xticks(range(0, len(stds), 5))
+        ax.set_xticks(range(0, len(mean_squares), 5))
         ax.grid(True, which="major", alpha=0.3)
         ax.text(0.03, 0.03, text["zero_note"], transform=ax.transAxes, ha="left", va="bottom", fontsize=8,
                 color=colors["zero"])
-    axes[0].set_ylabel(text["act_std"])
+    axes[0].set_ylabel(text["act_ms"])
     axes[1].legend(fontsize=8, loc="upper left")
     fig.suptitle(text["depth_title"], fontsize=12)
     fig.tight_layout()
@@ -125,5 +126,5 @@ def draw(lang: str, out_dir: Path) -> list[Path]:
     text = TEXT[lang]
     return [
         _histograms(chapter, text, Path(out_dir) / "init-weight-distributions.png"),
-        _depth(chapter, text, Path(out_dir) / "init-activation-std.png"),
+        _depth(chapter, text, Path(out_dir) / "init-activation-mean-square.png"),
     ]
