@@ -14,6 +14,7 @@ fill in) and drops the entries whose English comment is gone.
 
 from __future__ import annotations
 
+import functools
 import io
 import sys
 import tokenize
@@ -96,12 +97,20 @@ def translated_root(lang: str, root: Path = ROOT) -> Path:
     lines of that language's pages read it before the project's own folder."""
     folder = under(root, CACHE) / "i18n" / lang
     for snippet in snippet_files(root):
-        text = translate(snippet.read_text(encoding="utf-8"), {k: v for k, (v, _) in load(snippet, lang).items()})
+        table = translation_file(snippet, lang)
+        text = _translated(snippet, snippet.read_text(encoding="utf-8"),
+                           table.read_text(encoding="utf-8") if table.exists() else "", lang)
         target = folder / "snippets" / snippet.name
         if not target.exists() or target.read_text(encoding="utf-8") != text:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
     return folder
+
+
+@functools.cache
+def _translated(snippet: Path, code: str, _table: str, lang: str) -> str:
+    """The snippet's code with its comments in `lang` (cached by the texts of both files)."""
+    return translate(code, {english: text for english, (text, _) in load(snippet, lang).items()})
 
 
 def problems(root: Path = ROOT) -> list[str]:

@@ -55,8 +55,11 @@ def _root(config) -> Path:
 
 def on_config(config):
     """A translated language reads the snippets with its own comments (tools/comments.py), and
-    is built into its own folder of the site."""
+    is built into its own folder of the site. mkdocs-jupyter keeps the pages it renders from the
+    notebooks in a cache per language (it evicts what one build did not use): its key is the
+    notebook's bytes, which hold the outputs, so new outputs render anew."""
     root, lang = _root(config), config.theme["language"]
+    config.plugins["mkdocs-jupyter"].config["cache_dir"] = str(under(root, CACHE) / "mkdocs-jupyter" / lang)
     if lang != SOURCE:
         try:
             translated = translated_root(lang, root)

@@ -196,20 +196,22 @@ async def _run_all(by_key: dict[str, nbformat.NotebookNode], pages: dict[str, st
     from nbclient.exceptions import CellExecutionError
     from traitlets.config import Config
 
-    local = Config({"KernelManager": {"transport": "ipc"}})  # a Unix socket, not a port open on TCP
-
     limit = asyncio.Semaphore(PARALLEL_KERNELS)
 
     async def run(key: str, notebook: nbformat.NotebookNode) -> None:
         notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))  # a copy: run it, keep the outputs
         async with limit:
             with tempfile.TemporaryDirectory() as cwd:  # what the code writes stays out of the project
+                # Unix sockets in that folder, not ports open on TCP (and no warning about them)
+                local = Config({"KernelManager": {"transport": "ipc", "ip": f"{cwd}/kernel"}})
                 client = NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=False,
                                         resources={"metadata": {"path": cwd}}, config=local)
                 try:
                     await client.async_execute()
                 except CellExecutionError as error:
                     raise NotebookError(f"{pages[key]}: its notebook failed in the kernel:\n{error}") from None
+                except Exception as error:  # noqa: BLE001 - a kernel that did not start, say
+                    raise NotebookError(f"{pages[key]}: its notebook could not run: {error!r}") from None
         code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
         target = executed_dir(root) / f"{key}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
