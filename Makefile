@@ -56,8 +56,9 @@ comments: $(NEEDS_VENV)
 # code, and a record in build/gpu-results/ (cuda.json and the outputs that differ from the
 # CPU's) for a maintainer to review and commit as results/cuda.json and outputs/cuda/.
 gpu: $(NEEDS_VENV)
-	$(PY) -m tools.results record build/gpu-results --outputs build/gpu-results/outputs
-	$(PY) -m pytest tests/test_snippets.py tests/test_facts_*.py docs -p no:cacheprovider -q
+	$(PY) -m tools.results record build/gpu-results --outputs build/gpu-results/outputs; recorded=$$?; \
+	$(PY) -m pytest tests/test_snippets.py tests/test_facts_*.py docs -p no:cacheprovider -q; \
+	tested=$$?; exit $$((recorded || tested))
 
 # Size and speed figures of this checkout (installs what it measures with).
 bench: install browser-deps

@@ -41,3 +41,18 @@ def test_gpu_runs_need_a_maintainer_and_hold_no_secrets():
     assert "github.event.label.name == 'run-gpu'" in job["if"]
     assert job["environment"] == "gpu"
     assert "secrets." not in text
+
+
+def test_the_gpu_job_runs_only_what_needs_a_gpu():
+    (job,) = yaml.safe_load((ROOT / ".github" / "workflows" / "gpu.yml").read_text(encoding="utf-8"))["jobs"].values()
+    commands = [step["run"] for step in job["steps"] if "run" in step]
+    assert "make gpu" in commands and not [c for c in commands if "make test" in c or "apt-get" in c or "npm" in c]
+
+
+def test_the_site_is_deployed_from_the_tested_build_only_on_main():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    test, deploy = workflow["jobs"]["test"], workflow["jobs"]["deploy"]
+    assert deploy["needs"] == "test" and "refs/heads/main" in deploy["if"]
+    assert [s for s in test["steps"] if s.get("run") == "make test"]
+    assert not [s for s in test["steps"] if "build" in s.get("run", "")]  # the tests' build is the one deployed
+    assert set(deploy["permissions"]) == {"pages", "id-token"}
