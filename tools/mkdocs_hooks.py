@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # MkDocs loads 
 
 from tools.comments import translated_root  # noqa: E402
 from tools.glossary import table as glossary_table  # noqa: E402
+from tools.llms import summary  # noqa: E402
+from tools.llms import write as write_llms_txt  # noqa: E402
 from tools.notebooks import NotebookError, execute, page_to_notebook  # noqa: E402
 from tools.pages import PageError, check_includes, expand, heading_ids, snippet_for  # noqa: E402
 from tools.project import CACHE, SITE, SOURCE, site_dir, under  # noqa: E402
@@ -47,6 +49,7 @@ NOTEBOOK_LINE = {
 }
 
 logging.getLogger("jieba").setLevel(logging.WARNING)  # its start-up lines say nothing to a reader
+_texts: dict[str, tuple[str, str, str]] = {}  # page -> (title, summary, text as shown), for llms.txt
 
 
 def _root(config) -> Path:
@@ -103,7 +106,25 @@ def on_files(files, config):
 
 def on_page_markdown(markdown, page, config, files):
     """Output tabs per device, the test report's tables, the glossary, and under a chapter's
-    title the runs that printed its outputs and the links to its notebook."""
+    title the runs that printed its outputs and the links to its notebook. The page's text, as
+    shown, is kept for llms-full.txt."""
+    markdown = _generated_parts(markdown, page, config, files)
+    root, lang = _root(config), config.theme["language"]
+    if page.file.src_uri.endswith(".md"):
+        source = Path(page.file.abs_src_path).read_text(encoding="utf-8")
+        _texts[page.file.src_uri] = (page.title, summary(source), expand(markdown, root, lang).strip())
+    return markdown
+
+
+def on_post_build(config):
+    """llms.txt and llms-full.txt, pages in the order of the navigation (tools/llms.py)."""
+    order = [next(iter(entry.values())) for entry in config.nav if isinstance(entry, dict)]
+    pages = {uri: _texts[uri] for uri in order if uri in _texts}
+    chapters = {uri for uri in pages if snippet_for(Path(config.docs_dir) / uri).exists()}
+    write_llms_txt(config, pages, chapters)
+
+
+def _generated_parts(markdown, page, config, files):
     root, lang = _root(config), config.theme["language"]
     markdown = device_tabs(markdown, root, lang)
     if REPORT_MARKER in markdown:
