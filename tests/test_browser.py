@@ -3,47 +3,49 @@
 The `site` fixture's build is served by http.server on 127.0.0.1. One crawl, in two tabs of one
 browser, visits every page of both languages once and records what a reader meets there; each
 test below then checks one part of that record, so that one run reports every broken page:
-the language menu (to the same page in the other language, and back), console errors, requests
-that leave 127.0.0.1 or fail, `<html lang>`, images, a 375 px phone screen, screenshots
-(build/screenshots/), the copy buttons and the code they copy, the notebook links, and axe-core.
-Search, the light and dark schemes and the language menu under the mouse are checked in other
-tabs while the crawl runs, and the copied code runs in fresh Pythons in the background.
+the language menu (to the same page in the other language), console errors, requests that
+leave 127.0.0.1 or fail, `<html lang>`, images, a 375 px phone screen, screenshots
+(build/screenshots/), the copy buttons and the code they copy (with each language's comments),
+the notebook links, the links to report a problem, and axe-core on every chapter page. Search,
+the light and dark schemes, the language menu under the mouse, the printable edition and
+llms.txt are checked in other tabs while the crawl runs.
 
-`make test` first runs tools/browser_deps.sh, which installs Debian's chromium, fonts-noto-cjk
-and axe-core (into .cache/npm) where they are missing; never `playwright install`.
+That the copied code runs is proven without the browser: it is exactly the snippet sections
+(checked here), which tests/test_snippets.py runs, and tests/test_languages.py proves that the
+Chinese pages' code is the English pages' code, comments aside.
+
+`make test` first runs tools/browser_deps.sh, which installs Debian's chromium and
+fonts-noto-cjk where they are missing; never `playwright install`. axe-core comes with the
+Python package axe-playwright-python.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import functools
 import http.server
-import json
 import os
 import re
 import shutil
-import subprocess
-import sys
-import tempfile
 import textwrap
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import nbformat
 import pytest
+from axe_playwright_python.base import AXE_SCRIPT
 
-from tools.project import ROOT
+from tools.comments import translated_root
+from tools.notebooks import TRY_IT
+from tools.pages import pages, snippet_for
+from tools.project import LANGUAGES, ROOT, SOURCE, site_dir
 from tools.snippets import parse_sections
 
-LANGUAGES = ("en", "zh")
+pytestmark = pytest.mark.browser
 OTHER = {"en": "zh", "zh": "en"}
-# Chapter pages, as the issue defines them; discovered, so that new chapters are tested too.
-CHAPTERS = sorted(p.stem for p in (ROOT / "docs" / "en").glob("*.md")
-                  if p.stem not in {"index", "glossary", "mistakes", "test-report"})
-AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
+CHAPTERS = [page.stem for page in pages(SOURCE) if snippet_for(page).exists()]  # pages with code
 SCREENSHOTS = ROOT / "build" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
@@ -51,16 +53,17 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 CRAWL_TIMEOUT = 180  # seconds: a page that never answers fails the tests instead of hanging them
 SETUP = ("Run `make test` (it runs tools/browser_deps.sh), or as root: "
-         "apt-get update && apt-get install -y chromium fonts-noto-cjk && bash tools/browser_deps.sh")
+         "apt-get update && apt-get install -y chromium fonts-noto-cjk")
 
-# Search terms named by the issue, and the pages each must find among the first three pages of
-# its results (other pages that use the term may come first: the mistakes page, for one).
+# Each chapter's main word, typed into the search box of its language: the chapter comes first.
 SEARCHES = {
-    "zh": {"参数": ["parameters", "initialization"], "初始化": ["initialization", "lazy-initialization"],
-           "延后初始化": ["lazy-initialization"], "设备": ["devices"]},
-    "en": {"tied parameters": ["parameters"], "LazyLinear": ["lazy-initialization"],
-           "weights_only": ["saving-loading"]},
+    "zh": {"块": "layers", "参数": "parameters", "初始化": "initialization", "延后": "lazy-initialization",
+           "自定义层": "custom-layers", "读写": "saving-loading", "保存": "saving-loading", "设备": "devices"},
+    "en": {"module": "layers", "parameter": "parameters", "initialization": "initialization",
+           "lazy": "lazy-initialization", "custom layer": "custom-layers", "saving": "saving-loading",
+           "device": "devices"},
 }
+REPORT_FORMS = ("wrong-output.yml", "translation-error.yml")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -68,9 +71,11 @@ SEARCHES = {
 
 INSPECT_JS = """() => ({
   lang: document.documentElement.getAttribute('lang') || '',
+  canonical: (document.querySelector('link[rel=canonical]') || {}).href || '',
   images: [...document.images].map(i => ({src: i.getAttribute('src'), alt: (i.getAttribute('alt') || '').trim(),
                                          loaded: i.complete && i.naturalWidth > 0})),
   notebookLinks: [...document.querySelectorAll('.notebook-links a')].map(a => a.href),
+  reportLinks: [...document.querySelectorAll('.report-problem a')].map(a => a.href),
   title: (document.querySelector('.md-content h1') || {}).textContent || '',
   // In-page links that go nowhere, sections missing from the table of contents, and (on
   // notebook pages) code that a Markdown cell shows again next to the code cell that runs it.
@@ -81,7 +86,8 @@ INSPECT_JS = """() => ({
     ...(toc => [...document.querySelectorAll('.md-content article h2')]
       .filter(h => !h.id || !toc.has('#' + h.id))
       .map(h => `the section "${h.textContent.replace('¶', '').trim()}" is not in the table of contents`))(
-      new Set([...document.querySelectorAll('nav.md-nav--secondary a')].map(a => a.getAttribute('href')))),
+      new Set([...document.querySelectorAll('nav.md-nav--secondary a, #print-page-toc a')]
+        .map(a => a.getAttribute('href')))),
     ...(cells => [...document.querySelectorAll('.jp-MarkdownCell pre')].map(p => p.textContent.trim())
       .filter(text => text && cells.some(code => code.includes(text)))
       .map(text => `a Markdown cell shows code again: ${JSON.stringify(text.slice(0, 60))}`))(
@@ -147,18 +153,31 @@ AXE_JS = """async () => {
     (v.nodes.length > 3 ? ` and ${v.nodes.length - 3} more` : ''));
 }"""
 
-# Each chapter's copied blocks, pasted in order into one fresh Python.
-RUNNER = """
-import json, sys, traceback
-namespace = {"__name__": "__main__"}
-for number, block in enumerate(json.load(sys.stdin), 1):
-    try:
-        exec(compile(block, f"<copied block {number}>", "exec"), namespace)
-    except BaseException:
-        print(f"copied block {number} failed:\\n{block}\\n", file=sys.stderr)
-        traceback.print_exc()
-        sys.exit(1)
-"""
+# The test report's statuses: the theme's icons (inline SVG) with a word, never emoji, which
+# show as empty boxes where no emoji font is installed.
+STATUS_JS = """() => [...document.querySelectorAll('#snippets ~ .md-typeset__scrollwrap td')].map(td => ({
+  icons: td.querySelectorAll('.twemoji svg').length, text: td.textContent.trim()}))
+  .filter(cell => /pass|fail|not run|other output|not recorded|通过|失败|未运行|输出不同|无记录/.test(cell.text))"""
+
+# The printable edition, as the print dialog lays it out.
+PRINT_JS = """() => {
+  const shown = el => el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  const sections = [...document.querySelectorAll('#print-site-page section.print-page')];
+  return {
+    titles: [...document.querySelectorAll('#print-site-page section.print-page h1')].map(h => h.id),
+    code: [...document.querySelectorAll('#print-site-page pre > code')].filter(shown).length,
+    hiddenCode: [...document.querySelectorAll('#print-site-page pre > code')].filter(c => !shown(c)).length,
+    outputs: [...document.querySelectorAll('#print-site-page .output pre')].filter(shown).length,
+    figures: [...document.querySelectorAll('#print-site-page img')].map(i => ({src: i.getAttribute('src'),
+      shown: shown(i), loaded: i.complete && i.naturalWidth > 0})),
+    cpuTabs: [...document.querySelectorAll('#print-site-page .tabbed-set')].map(set => {
+      const label = set.querySelector('.tabbed-labels label'), block = set.querySelector('.tabbed-block');
+      return {first: label ? label.textContent.trim() : '', shown: shown(block)};
+    }),
+    closedDetails: [...document.querySelectorAll('#print-site-page details:not([open])')].length,
+    sections: sections.length,
+  };
+}"""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -171,16 +190,18 @@ class Visit:
     path: str  # from the language's root: "", "layers/", "notebooks/layers/", "404.html"
     url: str
     html_lang: str = ""
-    landed: str = ""  # where the language menu took the reader
+    landed: str = ""  # where the language menu takes the reader
     errors: list[str] = field(default_factory=list)  # console errors, uncaught exceptions
     outside: list[str] = field(default_factory=list)  # requests to another host
     failed: list[str] = field(default_factory=list)  # requests that failed or got an error status
     images: list[str] = field(default_factory=list)
     contents: list[str] = field(default_factory=list)  # dead in-page links, missing contents entries
+    report: list[str] = field(default_factory=list)  # problems with the links to report a problem
     phone: list[str] = field(default_factory=list)
     copies: list[dict] = field(default_factory=list)
     notebooks: list[str] = field(default_factory=list)  # problems with the notebook links
     axe: list[str] | None = None
+    statuses: list[dict] = field(default_factory=list)  # the test report's status cells
     screenshot: Path | None = None
 
     @property
@@ -193,22 +214,22 @@ class Crawl:
     """The crawl, and the other browser checks, which run at the same time in other tabs."""
     base: str
     visits: dict[tuple[str, str], Visit]
-    runs: dict[str, concurrent.futures.Future]  # chapter -> its copied code, run
     searches: dict[tuple[str, str], list[str] | str]  # (language, term) -> pages found, or why none
     search_problems: list[str]  # console errors and failed requests while searching
     schemes: list[str]  # what is wrong with the light and dark schemes
     menu: list[str]  # what is wrong with the language menu under the mouse
+    printed: dict[str, dict | str]  # language -> what its printable edition shows, or why not
 
 
 def built_pages(folder: Path) -> list[str]:
     """Every page of one language's built site, as a path from its root ("" is the home page)."""
-    pages = []
+    found = []
     for html in sorted(folder.rglob("*.html")):
         relative = html.relative_to(folder).as_posix()
         if folder.name != "zh" and relative.startswith("zh/"):
             continue
-        pages.append(relative.removesuffix("index.html"))
-    return pages
+        found.append(relative.removesuffix("index.html"))
+    return found
 
 
 def chapter_of(path: str) -> str | None:
@@ -247,15 +268,10 @@ def browser(loop):
     chromium = shutil.which(os.environ.get("CHROMIUM", "chromium"))  # see tools/browser_deps.sh
     if not chromium:
         pytest.fail(f"The browser tests need Debian's chromium on PATH. {SETUP}")
-    if not AXE.exists():
-        pytest.fail(f"The accessibility tests need axe-core in {AXE.parent}. {SETUP}")
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        pytest.fail("The browser tests need playwright: make install (or pip install -r requirements.txt)")
+    from playwright.async_api import async_playwright
+
     playwright = loop.run_until_complete(async_playwright().start())
-    browser = loop.run_until_complete(
-        playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS))
+    browser = loop.run_until_complete(playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS))
     yield browser
     loop.run_until_complete(browser.close())
     loop.run_until_complete(playwright.stop())
@@ -282,13 +298,13 @@ def listen(tab, base: str, current):
 # ----------------------------------------------------------------------------------------------
 # The crawl
 
-async def _switch(tab, lang: str, wait_until: str = "load") -> str:
+async def _switch(tab, lang: str) -> str:
     """Choose `lang` in the header's language menu; return where it lands.
 
     The link is clicked from the page's script, which is quicker than moving the mouse over
     the menu; test_language_menu_opens_under_the_mouse clicks it as a reader does.
     """
-    async with tab.expect_navigation(wait_until=wait_until):
+    async with tab.expect_navigation():
         await tab.eval_on_selector(f'.md-header a.md-select__link[hreflang="{lang}"]', "a => a.click()")
     return tab.url
 
@@ -309,37 +325,44 @@ def _check_notebook(data: bytes, href: str, visit: Visit, title: str) -> None:
         visit.notebooks.append(f"{href} has no code to run")
 
 
-async def _copy(tab, visit: Visit) -> None:
-    """Every copy button of an English chapter or notebook page, and what it copies.
-
-    English only: the Chinese pages include the very same snippet sections (tools/pages.py
-    checks it), so the code they show and copy is identical.
-    """
-    if visit.lang == "en" and (chapter_of(visit.path) or visit.path.startswith("notebooks/")):
-        visit.copies = await tab.evaluate(COPY_JS)
-
-
-async def _at_desktop_width(tab, visit: Visit, axe_source: str, copied=None) -> None:
-    """What is checked on a page at desktop width: language, images, screenshot, notebook links
-    and axe on chapter pages, then the copy buttons (`copied(tab, visit)`)."""
+async def _at_desktop_width(tab, visit: Visit) -> None:
+    """What is checked on a page at desktop width: language, images, the links to report a
+    problem, a screenshot; notebook links and axe on chapter pages; then the copy buttons (last:
+    the "Copied" notice they show would be in the screenshot and in axe's way)."""
     seen = await tab.evaluate(INSPECT_JS)
-    visit.html_lang = seen["lang"]
-    visit.contents = seen["contents"]
+    visit.html_lang, visit.contents = seen["lang"], seen["contents"]
     for image in seen["images"]:
         if not image["alt"]:
             visit.images.append(f"{image['src']} has no alt text")
         if not image["loaded"]:
             visit.images.append(f"{image['src']} did not load")
+    _check_report_links(seen, visit)
     name = (visit.path.strip("/").replace("/", "-") or "index").removesuffix(".html")
     visit.screenshot = SCREENSHOTS / visit.lang / f"{name}.png"
     await tab.screenshot(path=visit.screenshot)
+    if visit.path == "test-report/":
+        visit.statuses = await tab.evaluate(STATUS_JS)
     if chapter_of(visit.path):
-        await _notebook_links_and_axe(tab, visit, seen, axe_source)
-    if copied:  # last: the "Copied" notice that it shows would be in the screenshot and in axe's way
-        await copied(tab, visit)
+        await _notebook_links_and_axe(tab, visit, seen)
+    if chapter_of(visit.path) or visit.path.startswith("notebooks/"):
+        visit.copies = await tab.evaluate(COPY_JS)
 
 
-async def _notebook_links_and_axe(tab, visit: Visit, seen: dict, axe_source: str) -> None:
+def _check_report_links(seen: dict, visit: Visit) -> None:
+    """Each page links to the issue forms for a wrong output and a translation error, with its
+    own address filled in."""
+    if visit.path == "404.html":  # it stands for every missing address, and has none of its own
+        return
+    links = seen["reportLinks"]
+    for form in REPORT_FORMS:
+        matching = [link for link in links if f"template={form}" in link]
+        if len(matching) != 1:
+            visit.report.append(f"no single link to the issue form {form}: {links}")
+        elif f"page={quote(seen['canonical'], safe='/:')}" not in matching[0].replace("%3A", ":"):
+            visit.report.append(f"{matching[0]} does not carry this page's address {seen['canonical']}")
+
+
+async def _notebook_links_and_axe(tab, visit: Visit, seen: dict) -> None:
     """A chapter page: its two notebook links, and axe-core."""
     title = seen["title"].replace("¶", "").strip()
     links = seen["notebookLinks"]
@@ -353,23 +376,20 @@ async def _notebook_links_and_axe(tab, visit: Visit, seen: dict, axe_source: str
             _check_notebook(await response.body(), href, visit, title)
         elif "jupyter-wrapper" not in await response.text():
             visit.notebooks.append(f"{href} is not a notebook page")
-    await tab.evaluate(axe_source + AXE_SETUP)
+    await tab.evaluate(AXE_SCRIPT + AXE_SETUP)
     visit.axe = await tab.evaluate(AXE_JS)
 
 
-async def _crawl(browser, base: str, visits: dict, runs: dict, pool, axe_source: str) -> None:
+async def _crawl(browser, base: str, visits: dict) -> None:
     context = await browser.new_context(viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"])
-    copy_lock = asyncio.Lock()
-    # Chapters first, so that their copied code runs in the background while the crawl goes on.
+    copy_lock = asyncio.Lock()  # one clipboard for both tabs
     queue: asyncio.Queue[str] = asyncio.Queue()
     for path in sorted({path for _, path in visits}, key=lambda p: (not chapter_of(p), p)):
         queue.put_nowait(path)
 
-    async def copy_and_run(tab, visit: Visit):
-        async with copy_lock:  # one clipboard for both tabs
-            await _copy(tab, visit)
-        if chapter_of(visit.path) and visit.copies:  # run in the background while the crawl goes on
-            runs[chapter_of(visit.path)] = pool.submit(_run_copied, [c["copied"] for c in visit.copies])
+    async def at_desktop_width(tab, visit):
+        async with copy_lock:
+            await _at_desktop_width(tab, visit)
 
     async def worker():
         tab = await context.new_page()
@@ -377,12 +397,12 @@ async def _crawl(browser, base: str, visits: dict, runs: dict, pool, axe_source:
         listen(tab, base, lambda: current[0])
         while not queue.empty():
             # English at desktop width, then at phone width; its menu to Chinese, which is seen
-            # at phone width, then at desktop width; its menu back to English.
+            # at phone width, then at desktop width; its menu back is read, not followed.
             path = queue.get_nowait()
             en, zh = visits[("en", path)], visits[("zh", path)]
             current[0] = en
             await tab.goto(en.url)
-            await _at_desktop_width(tab, en, axe_source, copied=copy_and_run)
+            await at_desktop_width(tab, en)
             await tab.set_viewport_size(PHONE)
             en.phone = await tab.evaluate(PHONE_JS)
             current[0] = zh
@@ -391,21 +411,12 @@ async def _crawl(browser, base: str, visits: dict, runs: dict, pool, axe_source:
                 await tab.goto(zh.url)
             zh.phone = await tab.evaluate(PHONE_JS)
             await tab.set_viewport_size(DESKTOP)
-            await _at_desktop_width(tab, zh, axe_source)
-            zh.landed = await _switch(tab, "en", wait_until="commit")
-        await tab.wait_for_load_state()  # closing a tab in the middle of a navigation can hang
+            await at_desktop_width(tab, zh)
+            zh.landed = await tab.eval_on_selector('.md-header a.md-select__link[hreflang="en"]', "a => a.href")
         await tab.close()
 
     await asyncio.gather(worker(), worker())
     await context.close()
-
-
-def _run_copied(blocks: list[str]) -> subprocess.CompletedProcess:
-    """Paste a chapter's copied blocks, in order, into a fresh Python (the venv's interpreter)."""
-    with tempfile.TemporaryDirectory() as cwd:  # the saving chapter writes files
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
-        return subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(blocks), text=True,
-                              capture_output=True, cwd=cwd, env=env, timeout=300)
 
 
 async def _guarded(check) -> list[str]:
@@ -416,29 +427,49 @@ async def _guarded(check) -> list[str]:
         return [f"stopped by {error!r}"]
 
 
+async def _print_editions(browser, base: str) -> dict[str, dict | str]:
+    """Each language's printable edition, laid out for print, and saved as a PDF."""
+    context = await browser.new_context(viewport=DESKTOP)
+    tab = await context.new_page()
+    visit = Visit("", "print", base)
+    listen(tab, base, lambda: visit)
+    printed: dict[str, dict | str] = {}
+    for lang in LANGUAGES:
+        try:
+            await tab.goto(f"{base}{'' if lang == SOURCE else lang + '/'}print_page/")
+            await tab.emulate_media(media="print")
+            printed[lang] = await tab.evaluate(PRINT_JS)
+            pdf = await tab.pdf(format="A4")
+            printed[lang]["pdf"] = len(pdf) if pdf.startswith(b"%PDF") else 0
+            printed[lang]["problems"] = visit.errors + visit.outside + visit.failed
+            visit.errors, visit.outside, visit.failed = [], [], []
+        except Exception as error:  # noqa: BLE001 - reported by the test of this language
+            printed[lang] = f"not checked: {error!r}"
+    await context.close()
+    return printed
+
+
 @pytest.fixture(scope="module")
 def crawl(site, base_url, browser, loop):
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     for lang in LANGUAGES:
         (SCREENSHOTS / lang).mkdir(parents=True)
     visits = {}
-    for lang, folder in (("en", site), ("zh", site / "zh")):
-        for path in built_pages(folder):
-            url = base_url + ("" if lang == "en" else "zh/") + path
+    for lang in LANGUAGES:
+        for path in built_pages(site_dir(lang, site)):
+            url = base_url + ("" if lang == SOURCE else f"{lang}/") + path
             visits[(lang, path)] = Visit(lang, path, url)
-    runs: dict[str, concurrent.futures.Future] = {}
-    axe_source = AXE.read_text(encoding="utf-8")
 
     async def everything():  # in separate tabs at once: much of a page load is waiting
         return await asyncio.gather(
-            asyncio.wait_for(_crawl(browser, base_url, visits, runs, pool, axe_source), CRAWL_TIMEOUT),
+            asyncio.wait_for(_crawl(browser, base_url, visits), CRAWL_TIMEOUT),
             _search_all(browser, base_url),
-            _guarded(_schemes(browser, base_url, axe_source)),
-            _guarded(_menu_under_the_mouse(browser, base_url)))
+            _guarded(_schemes(browser, base_url)),
+            _guarded(_menu_under_the_mouse(browser, base_url)),
+            _print_editions(browser, base_url))
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:  # two Pythons at a time
-        _, (searches, search_problems), schemes, menu = loop.run_until_complete(everything())
-        yield Crawl(base_url, visits, runs, searches, search_problems, schemes, menu)
+    _, (searches, search_problems), schemes, menu, printed = loop.run_until_complete(everything())
+    return Crawl(base_url, visits, searches, search_problems, schemes, menu, printed)
 
 
 def problems_of(crawl: Crawl, attribute: str) -> list[str]:
@@ -458,14 +489,14 @@ def test_every_page_declares_its_language(crawl):
     assert not wrong, "\n".join(wrong)
 
 
-def test_language_menu_lands_on_the_same_page_and_back(crawl):
+def test_language_menu_leads_to_the_same_page_and_back(crawl):
     wrong = []
     for (lang, path), visit in crawl.visits.items():
         other = crawl.visits.get((OTHER[lang], path))
         # A 404 page stands for every missing address: its menu leads to the other home page.
         expected = crawl.base + ("zh/" if lang == "en" else "") if path == "404.html" else other.url
         if visit.landed != expected:
-            wrong.append(f"{visit.name}: choosing {OTHER[lang]} lands on {visit.landed}, not {expected}")
+            wrong.append(f"{visit.name}: choosing {OTHER[lang]} leads to {visit.landed}, not {expected}")
     assert not wrong, "\n".join(wrong)
 
 
@@ -511,9 +542,14 @@ def test_images_have_alt_text_and_load(crawl):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_in_page_links_and_the_table_of_contents_work(crawl, lang):
     problems = [f"{v.name}: {item}" for v in crawl.visits.values() if v.lang == lang for item in v.contents]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_page_links_to_the_issue_forms_with_its_address(crawl):
+    problems = problems_of(crawl, "report")
     assert not problems, "\n".join(problems)
 
 
@@ -531,22 +567,30 @@ def test_every_page_has_a_screenshot(crawl):
 # ----------------------------------------------------------------------------------------------
 # Copying code
 
-def test_copy_buttons_copy_exactly_the_code_shown(crawl):
+def shown_sections(chapter: str, lang: str) -> list[str]:
+    """The chapter's snippet sections as its page in `lang` shows them (with that language's comments)."""
+    snippet = ROOT / "snippets" / f"{chapter}.py"
+    if lang != SOURCE:
+        snippet = translated_root(lang) / "snippets" / snippet.name
+    return [textwrap.dedent(section.code).rstrip("\n") for section in parse_sections(snippet)]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_copy_buttons_copy_exactly_the_code_shown_with_the_languages_comments(crawl, lang):
     problems = []
     for chapter in CHAPTERS:
-        page, notebook = crawl.visits[("en", f"{chapter}/")], crawl.visits[("en", f"notebooks/{chapter}/")]
-        snippet = ROOT / "snippets" / f"{chapter}.py"
-        sections = [textwrap.dedent(s.code).rstrip("\n") for s in parse_sections(snippet)]
-        copied = [c["copied"] for c in page.copies]
+        page, notebook = crawl.visits[(lang, f"{chapter}/")], crawl.visits[(lang, f"notebooks/{chapter}/")]
         for visit in (page, notebook):
             for number, copy in enumerate(visit.copies, 1):
                 if copy["copied"] != (copy["shown"] or "").rstrip("\n"):
                     problems.append(f"{visit.name}: block {number} copies {copy['copied']!r}, "
                                     f"but shows {copy['shown']!r}")
+        copied, sections = [c["copied"] for c in page.copies], shown_sections(chapter, lang)
         if copied != sections:
             problems.append(f"{page.name}: the copy buttons give {len(copied)} blocks that are not "
-                            f"the {len(sections)} sections of {snippet.name}, in order")
-        if [c["copied"] for c in notebook.copies] != copied:
+                            f"the {len(sections)} sections of snippets/{chapter}.py as this language shows them")
+        in_notebook = [c["copied"] for c in notebook.copies if c["copied"] != TRY_IT[lang]]
+        if in_notebook != copied:
             problems.append(f"{notebook.name}: its copy buttons copy other code than the chapter page's")
         for text in copied:
             if re.search(r"^(>>>|\.\.\.|\$) ", text, re.M):
@@ -554,18 +598,8 @@ def test_copy_buttons_copy_exactly_the_code_shown(crawl):
     assert not problems, "\n".join(problems)
 
 
-def test_copied_code_runs_in_a_fresh_python(crawl):
-    assert set(crawl.runs) == set(CHAPTERS), "every chapter page has copy buttons"
-    failures = []
-    for chapter, future in sorted(crawl.runs.items()):
-        result = future.result()
-        if result.returncode != 0:
-            failures.append(f"{chapter}: {result.stderr[-3000:]}")
-    assert not failures, "\n\n".join(failures)
-
-
 # ----------------------------------------------------------------------------------------------
-# Notebooks and accessibility
+# Notebooks, accessibility, the test report
 
 def test_notebook_links_give_valid_notebooks(crawl):
     problems = problems_of(crawl, "notebooks")
@@ -577,6 +611,15 @@ def test_no_serious_accessibility_violations(crawl):
     assert {(v.lang, v.path) for v in checked} == {(lang, f"{c}/") for lang in LANGUAGES for c in CHAPTERS}
     problems = [f"{v.name}: {item}" for v in checked for item in v.axe]
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_test_report_statuses_are_theme_icons_with_words(crawl, lang):
+    cells = crawl.visits[(lang, "test-report/")].statuses
+    assert cells, "the test report shows no status"
+    assert all(cell["icons"] == 1 for cell in cells), [c for c in cells if c["icons"] != 1][:3]
+    emoji = re.compile("[\u2600-\u27bf\U0001f300-\U0001faff]")
+    assert not [cell for cell in cells if emoji.search(cell["text"])]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -612,7 +655,7 @@ async def _search_all(browser, base: str) -> tuple[dict, list[str]]:
     for lang in LANGUAGES:
         for term in SEARCHES[lang]:
             try:
-                found[(lang, term)] = await _search(tab, base + ("zh/" if lang == "zh" else ""), term)
+                found[(lang, term)] = await _search(tab, base + ("" if lang == SOURCE else f"{lang}/"), term)
             except Exception as error:  # noqa: BLE001 - reported by the test of this term
                 found[(lang, term)] = f"no results: {error!r}"
     await context.close()
@@ -620,15 +663,46 @@ async def _search_all(browser, base: str) -> tuple[dict, list[str]]:
 
 
 @pytest.mark.parametrize("lang,term", [(lang, term) for lang in LANGUAGES for term in SEARCHES[lang]])
-def test_search_finds_the_right_pages(crawl, lang, term):
+def test_searching_a_chapters_main_word_lists_that_chapter_first(crawl, lang, term):
     found = crawl.searches[(lang, term)]
     assert isinstance(found, list), f"{term!r}: {found}"
-    root = "/" if lang == "en" else "/zh/"
-    missing = [page for page in SEARCHES[lang][term] if f"{root}{page}/" not in found[:3]]
-    assert not missing, f"{term!r} finds {found[:6]}, not {missing} among the first three"
-    assert all(path.startswith(root) and (lang == "zh" or not path.startswith("/zh/")) for path in found), \
+    root = "/" if lang == SOURCE else f"/{lang}/"
+    expected = f"{root}{SEARCHES[lang][term]}/"
+    assert found[:1] == [expected], f"{term!r} finds {found[:4]}, not {expected} first"
+    assert all(path.startswith(root) and (lang != SOURCE or not path.startswith("/zh/")) for path in found), \
         f"{term!r} finds pages of the other language: {found}"
     assert not crawl.search_problems, "\n".join(crawl.search_problems)
+
+
+# ----------------------------------------------------------------------------------------------
+# The printable edition and llms.txt
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_printable_edition_shows_every_chapter_with_code_outputs_figures_and_the_cpu_tab(crawl, site, lang):
+    printed = crawl.printed[lang]
+    assert isinstance(printed, dict), printed
+    assert not printed["problems"], printed["problems"]
+    for chapter in CHAPTERS:
+        title_id = re.search(r'<h1 id="([^"]+)"', (site_dir(lang, site) / chapter / "index.html").read_text("utf-8"))
+        assert title_id and any(t.endswith(title_id[1]) for t in printed["titles"]), f"{chapter} is missing"
+    sections = sum(len(parse_sections(ROOT / "snippets" / f"{chapter}.py")) for chapter in CHAPTERS)
+    assert printed["code"] >= sections and printed["hiddenCode"] == 0 and printed["closedDetails"] == 0
+    assert printed["outputs"] > 0
+    assert printed["figures"] and all(f["shown"] and f["loaded"] for f in printed["figures"]), printed["figures"]
+    assert printed["cpuTabs"] and all(t["first"] == "CPU" and t["shown"] for t in printed["cpuTabs"])
+    assert printed["pdf"] > 100_000  # the print dialog's "save as PDF", done by Chromium
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_llms_txt_lists_every_chapter_and_llms_full_txt_holds_them(site, lang):
+    folder = site_dir(lang, site)
+    index, full = ((folder / name).read_text(encoding="utf-8") for name in ("llms.txt", "llms-full.txt"))
+    assert index.startswith("# ") and "\n> " in index
+    for chapter in CHAPTERS:
+        line = re.search(rf"^- \[([^\]]+)\]\(https?://[^)]*/{chapter}/\): (.+)$", index, re.M)
+        assert line and len(line[2]) > 40, f"{chapter} has no line with a summary in {lang}/llms.txt"
+        assert f"# {line[1]}" in full, f"{lang}/llms-full.txt lacks the chapter {line[1]}"
+    assert "--8<--" not in full and shown_sections(CHAPTERS[0], lang)[0] in full  # code as the page shows it
 
 
 # ----------------------------------------------------------------------------------------------
@@ -652,7 +726,6 @@ SCHEME_JS = """() => {
 }"""
 
 
-# Every colour of Material's code highlighting, against the code background (WCAG AA, 4.5:1).
 CODE_COLORS_JS = """() => {
   const code = document.querySelector('.md-content pre > code');
   const rgba = color => { const [r, g, b, a = 1] = color.match(/[\\d.]+/g).map(Number); return [r, g, b, a]; };
@@ -692,7 +765,7 @@ def _check_scheme(seen: dict, dark: bool, where: str) -> list[str]:
     return problems
 
 
-async def _schemes(browser, base: str, axe_source: str) -> list[str]:
+async def _schemes(browser, base: str) -> list[str]:
     problems = []
     contrast = "async () => (await axe.run(document, {runOnly: ['color-contrast']})).violations" \
                ".flatMap(v => v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + n.failureSummary))"
@@ -713,7 +786,7 @@ async def _schemes(browser, base: str, axe_source: str) -> list[str]:
                 problems += [f"{where}: code colour {item}" for item in await tab.evaluate(CODE_COLORS_JS)]
             name = urlsplit(url).path.strip("/").replace("/", "-")
             await tab.screenshot(path=SCREENSHOTS / f"{name}-{'dark' if dark else 'light'}.png")
-            await tab.evaluate(axe_source)
+            await tab.evaluate(AXE_SCRIPT)
             problems += [f"{url} ({'dark' if dark else 'light'}): contrast {item}"
                          for item in await tab.evaluate(contrast)]
     await context.close()

@@ -110,7 +110,7 @@ def translated_root(lang: str, root: Path = ROOT) -> Path:
 @functools.cache
 def _translated(snippet: Path, code: str, _table: str, lang: str) -> str:
     """The snippet's code with its comments in `lang` (cached by the texts of both files)."""
-    return translate(code, {english: text for english, (text, _) in load(snippet, lang).items()})
+    return translate(code, {english: text for english, (text, _) in load(snippet, lang).items() if text.strip()})
 
 
 def problems(root: Path = ROOT) -> list[str]:

@@ -189,10 +189,15 @@ def on_page_context(context, page, config, nav):
 
 
 def on_post_page(output, page, config):
-    """Notebook pages: drop what mkdocs-jupyter inlines that they do not use (~590 KB of
+    """The printable edition opens every folded block (exercises' solutions), since paper
+    cannot unfold them. Notebook pages: drop what mkdocs-jupyter inlines that they do not use (~590 KB of
     JupyterLab CSS, the Mermaid loader, an empty require.js tag), and link
     overrides/assets/stylesheets/notebook.css, which styles them in both schemes instead.
     Code blocks get Material's highlighting and, as scrollable regions, a tab stop."""
+    if page.file.src_uri == "print_page.md":  # its links to notebooks (left out of it) go to the notebooks
+        output = re.sub(r'href="#notebooks-([\w-]+)"', r'href="../notebooks/\1/"', output)
+        output = output.replace('href="#print_page"', 'href="./"')
+        return re.sub(r"<details(?![^>]*\bopen\b)", "<details open", output)
     if not page.file.src_uri.endswith(".ipynb"):
         return output
     from mkdocs.utils import get_relative_url
