@@ -537,3 +537,10 @@ def test_to_empty_after_a_plain_meta_load_gives_uninitialized_memory_not_the_che
     with ns["nan_for_uninitialized_memory"]():
         net.to_empty(device="cpu")
     assert all(p.isnan().all() for p in net.parameters())
+
+
+def test_attention_constructor_zeroes_out_proj_bias_but_the_reset_loop_draws_it():
+    assert torch.equal(nn.MultiheadAttention(embed_dim=8, num_heads=2).out_proj.bias, torch.zeros(8))
+    bias = ns["meta_attention"].out_proj.bias
+    assert not bias.isnan().any() and (bias != 0).all()
+    assert bias.abs().max() <= 1 / 8**0.5  # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
