@@ -3,6 +3,7 @@
 
 # --8<-- [start:setup]
 import contextlib
+import copy
 import pickle
 import re
 import tempfile
@@ -165,6 +166,26 @@ optimizer = torch.optim.SGD(model.parameters(), lr=0.1)  # 4. optimizer, then tr
 print(model[0].weight.dtype, tuple(model[0].weight.shape), f"{model[0].weight.std().item():.4f}")
 # --8<-- [end:right-order]
 
+# --8<-- [start:dry-run-statistics]
+def lazy_bn_net():
+    return nn.Sequential(nn.LazyLinear(4), nn.LazyBatchNorm1d())
+
+
+def running_stats(batch_norm):
+    return batch_norm.num_batches_tracked.item(), [round(v, 3) for v in batch_norm.running_mean.tolist()]
+
+
+in_training = lazy_bn_net()
+in_training(X)  # training mode, the default: the batch updates the running statistics
+print("training mode:", running_stats(in_training[1]))
+
+in_eval = lazy_bn_net().eval()
+with torch.no_grad():  # the output is thrown away: no graph needed
+    in_eval(X)  # evaluation mode: the running statistics are only read
+in_eval.train()  # back to training mode before training
+print("eval mode:    ", running_stats(in_eval[1]))
+# --8<-- [end:dry-run-statistics]
+
 # --8<-- [start:meta-build]
 def sized_mlp():
     return nn.Sequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 10))
@@ -243,3 +264,156 @@ weight = assigned[0].weight
 print(weight.is_meta, type(weight).__name__, weight.requires_grad, weight.data_ptr() == state["0.weight"].data_ptr())
 print(torch.equal(assigned(X), initialized(X)))
 # --8<-- [end:meta-load]
+
+# --8<-- [start:meta-load-leftovers]
+class MaskedLinear(nn.Module):
+    """A linear layer whose weight is masked to its lower triangle."""
+
+    def __init__(self, size=4):
+        super().__init__()
+        self.linear = nn.Linear(size, size)
+        self.register_buffer("mask", torch.ones(size, size).tril(), persistent=False)
+
+    def forward(self, x):
+        return nn.functional.linear(x, self.linear.weight * self.mask, self.linear.bias)
+
+
+saved = MaskedLinear()
+print(list(saved.state_dict()))  # no "mask": a non-persistent buffer is not saved
+with torch.device("meta"):
+    masked = MaskedLinear()
+print(masked.load_state_dict(saved.state_dict(), assign=True))
+print([name for name, t in [*masked.named_parameters(), *masked.named_buffers()] if t.is_meta])
+x = torch.rand(2, 4)
+try:
+    masked(x)
+except RuntimeError as error:
+    show_error(error)
+masked.mask = torch.ones(4, 4).tril()  # rebuild it as the constructor does
+print(torch.equal(masked(x), saved(x)))
+# --8<-- [end:meta-load-leftovers]
+
+# --8<-- [start:exercise-init-before-dry-run-task]
+def init_kaiming(module):
+    if isinstance(module, (nn.Conv2d, nn.Linear)):
+        nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        nn.init.zeros_(module.bias)
+
+
+def lazy_cnn():
+    return nn.Sequential(
+        nn.LazyConv2d(6, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.LazyLinear(10),
+    )
+# --8<-- [end:exercise-init-before-dry-run-task]
+
+# --8<-- [start:exercise-init-before-dry-run]
+try:
+    lazy_cnn().apply(init_kaiming)
+except (ValueError, RuntimeError) as error:
+    show_error(error)
+
+kaiming_cnn = lazy_cnn()
+kaiming_cnn(torch.rand(1, 1, 28, 28))  # dry run first
+kaiming_cnn.apply(init_kaiming)
+for layer in (kaiming_cnn[0], kaiming_cnn[4]):
+    fan_in = layer.weight[0].numel()  # inputs per output: channels * 5 * 5, or features
+    print(f"{type(layer).__name__}: fan_in {fan_in}, std {layer.weight.std().item():.3f}, "
+          f"sqrt(2/fan_in) {(2 / fan_in) ** 0.5:.3f}")
+# --8<-- [end:exercise-init-before-dry-run]
+
+# --8<-- [start:exercise-count-linear-layers-task]
+def count_linear(model):
+    by_type = sum(type(m) == nn.Linear for m in model.modules())
+    by_isinstance = sum(isinstance(m, nn.Linear) for m in model.modules())
+    return by_type, by_isinstance
+# --8<-- [end:exercise-count-linear-layers-task]
+
+# --8<-- [start:exercise-count-linear-layers]
+counted = lazy_mlp()
+print("lazy, before the dry run:", count_linear(counted))
+counted(X)
+print("lazy, after the dry run: ", count_linear(counted))
+print("MultiheadAttention:      ", count_linear(nn.MultiheadAttention(embed_dim=8, num_heads=2)))
+# --8<-- [end:exercise-count-linear-layers]
+
+# --8<-- [start:exercise-channels-last]
+photos = torch.rand(8, 28, 28, 3)  # (batch, height, width, channels)
+wrong = nn.LazyConv2d(6, kernel_size=3)
+print(wrong(photos).shape)  # no error, and no warning
+print(wrong)
+try:
+    wrong(photos.permute(0, 3, 1, 2))  # the same photos, channels first
+except RuntimeError as error:
+    show_error(error)
+
+right = nn.LazyConv2d(6, kernel_size=3)
+print(right(photos.permute(0, 3, 1, 2)).shape)  # permuted to (batch, channels, height, width)
+print(right)
+# --8<-- [end:exercise-channels-last]
+
+# --8<-- [start:exercise-snapshot-before-dry-run-task]
+start = lazy_mlp()
+snapshot = copy.deepcopy(start.state_dict())  # the starting weights, kept to start again later
+start(X)
+again = lazy_mlp()
+report = again.load_state_dict(snapshot)
+# --8<-- [end:exercise-snapshot-before-dry-run-task]
+
+# --8<-- [start:exercise-snapshot-before-dry-run]
+print(report)
+print({name: type(value).__name__ for name, value in snapshot.items()})
+print(again[0].has_uninitialized_params(), torch.equal(again(X), start(X)))
+
+start = lazy_mlp()
+start(X)  # dry run first: now there are weights to keep
+snapshot = copy.deepcopy(start.state_dict())
+again = lazy_mlp()
+print(again.load_state_dict(snapshot), torch.equal(again(X), start(X)))
+# --8<-- [end:exercise-snapshot-before-dry-run]
+
+# --8<-- [start:exercise-forget-reset-parameters-task]
+with torch.device("meta"):
+    forgotten = nn.Sequential(nn.Linear(20, 4), nn.BatchNorm1d(4))
+with nan_for_uninitialized_memory():
+    forgotten.to_empty(device="cpu")
+# --8<-- [end:exercise-forget-reset-parameters-task]
+
+# --8<-- [start:exercise-forget-reset-parameters]
+for name, tensor in forgotten.state_dict().items():
+    print(f"{name:22} {str(tensor.dtype):14} {tensor.flatten()[0].item()}")
+print(forgotten(X))
+
+reset_all(forgotten)
+print(forgotten[1].num_batches_tracked.item(), bool(forgotten(X).isfinite().all()))
+# --8<-- [end:exercise-forget-reset-parameters]
+
+# --8<-- [start:exercise-meta-load-without-assign-task]
+def load_checkpoint(path):
+    with torch.device("meta"):
+        model = sized_mlp()
+    model.load_state_dict(torch.load(path, weights_only=True))
+    return model.to("cpu")
+# --8<-- [end:exercise-meta-load-without-assign-task]
+
+# --8<-- [start:exercise-meta-load-without-assign]
+def load_checkpoint_fixed(path):
+    with torch.device("meta"):
+        model = sized_mlp()
+    model.load_state_dict(torch.load(path, weights_only=True), assign=True)
+    return model  # already where torch.load put the tensors: no .to() needed
+
+
+with tempfile.TemporaryDirectory() as folder:
+    path = Path(folder) / "mlp.pt"
+    torch.save(initialized.state_dict(), path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            load_checkpoint(path)
+        except NotImplementedError as error:
+            show_error(error)
+    loaded_mlp = load_checkpoint_fixed(path)
+print(len(caught), "warnings")
+print([name for name, p in loaded_mlp.named_parameters() if p.is_meta], torch.equal(loaded_mlp(X), initialized(X)))
+# --8<-- [end:exercise-meta-load-without-assign]

@@ -1,5 +1,6 @@
 """The facts docs/*/lazy-initialization.md claims, checked on the running torch."""
 
+import copy
 import pickle
 import warnings
 
@@ -378,3 +379,168 @@ def test_assign_true_keeps_only_requires_grad_of_the_old_parameter():
     frozen = _meta_mlp().requires_grad_(False)
     frozen.load_state_dict(state, assign=True)
     assert not any(p.requires_grad for p in frozen.parameters())
+
+
+def test_dry_run_in_training_mode_updates_batch_norm_running_statistics():
+    in_training, in_eval = ns["in_training"], ns["in_eval"]
+    batch_norm = in_training[1]
+    with torch.no_grad():
+        batch_mean = in_training[0](ns["X"]).mean(dim=0)
+    assert batch_norm.num_batches_tracked.item() == 1 and batch_norm.momentum == 0.1
+    assert torch.allclose(batch_norm.running_mean, 0.1 * batch_mean)
+    fresh = nn.BatchNorm1d(4)
+    assert in_eval[1].num_batches_tracked.item() == 0 and in_eval.training and in_eval[1].training
+    assert torch.equal(in_eval[1].running_mean, fresh.running_mean)
+    assert torch.equal(in_eval[1].running_var, fresh.running_var)
+    assert type(in_eval[1]) is nn.BatchNorm1d and in_eval[1].num_features == 4
+
+
+def test_assign_true_leaves_non_persistent_buffers_and_missing_keys_on_meta():
+    cls = ns["MaskedLinear"]
+    assert "mask" not in cls().state_dict() and "mask" in dict(cls().named_buffers())
+    with torch.device("meta"):
+        model = cls()
+    result = model.load_state_dict(cls().state_dict(), assign=True)
+    assert not result.missing_keys and not result.unexpected_keys  # "All keys matched"
+    assert model.mask.is_meta and not model.linear.weight.is_meta
+    with pytest.raises(RuntimeError, match="meta"):
+        model(torch.rand(2, 4))
+    partial = _meta_mlp()
+    result = partial.load_state_dict({"0.weight": torch.zeros(256, 20)}, strict=False, assign=True)
+    assert "0.bias" in result.missing_keys and partial[0].bias.is_meta and not partial[0].weight.is_meta
+
+
+def test_rebuilt_mask_stays_non_persistent_and_gives_the_saved_outputs():
+    masked = ns["masked"]
+    assert not any(t.is_meta for t in [*masked.parameters(), *masked.buffers()])
+    assert "mask" in masked._non_persistent_buffers_set and "mask" not in masked.state_dict()
+    assert torch.equal(masked(ns["x"]), ns["saved"](ns["x"]))
+
+
+def test_assign_true_marks_the_state_dict_so_a_later_plain_load_assigns_too():
+    assert ns["state"]._metadata[""].get("assign_to_params_buffers") is True
+    state = ns["sized_mlp"]().state_dict()
+    first = ns["sized_mlp"]()
+    first.load_state_dict(state, assign=True)
+    second = ns["sized_mlp"]()
+    old = second[0].weight
+    second.load_state_dict(state)  # no assign=True here
+    assert second[0].weight is not old
+    assert second[0].weight.data_ptr() == first[0].weight.data_ptr() == state["0.weight"].data_ptr()
+
+
+def test_kaiming_reads_the_shape_first_but_normal_goes_to_the_dispatch():
+    placeholder = nn.LazyLinear(3).weight
+    with pytest.raises(RuntimeError, match="shape of an uninitialized"):
+        nn.init.kaiming_normal_(placeholder, nonlinearity="relu")
+    with pytest.raises(ValueError, match="uninitialized parameter"):
+        nn.init.normal_(placeholder)
+    assert outputs["exercise-init-before-dry-run"].startswith("RuntimeError: Can't access the shape")
+
+
+def test_kaiming_after_the_dry_run_gives_sqrt_2_over_fan_in():
+    cnn = ns["kaiming_cnn"]
+    conv, linear = cnn[0], cnn[4]
+    assert conv.weight.shape == (6, 1, 5, 5) and conv.weight[0].numel() == 25
+    assert linear.weight.shape == (10, 864) and linear.weight[0].numel() == 864
+    assert round(linear.weight.std().item(), 3) == round((2 / 864) ** 0.5, 3) == 0.048
+    expected, n = (2 / 25) ** 0.5, conv.weight.numel()
+    standard_error = expected / (2 * n) ** 0.5  # of a standard deviation estimated from n normal numbers
+    assert n == 150 and abs(conv.weight.std().item() - expected) < 1.5 * standard_error
+    assert all(torch.equal(layer.bias, torch.zeros_like(layer.bias)) for layer in (conv, linear))
+
+
+def test_count_linear_before_and_after_the_dry_run_and_in_attention():
+    count = ns["count_linear"]
+    net = ns["lazy_mlp"]()
+    assert count(net) == (0, 2)
+    net(ns["X"])
+    assert count(net) == (2, 2)
+    attention = nn.MultiheadAttention(embed_dim=8, num_heads=2)
+    assert count(attention) == (0, 1)
+    assert {name for name, _ in attention.named_parameters(recurse=False)} >= {"in_proj_weight", "in_proj_bias"}
+    assert [name for name, m in attention.named_modules() if isinstance(m, nn.Linear)] == ["out_proj"]
+
+
+def test_lazy_conv_takes_the_height_of_channels_last_data_for_channels():
+    wrong, right = ns["wrong"], ns["right"]
+    assert wrong.in_channels == 28 and right.in_channels == 3
+    assert wrong(torch.rand(8, 28, 28, 3)).shape == (8, 6, 26, 1)
+    with pytest.raises(RuntimeError, match="to have 28 channels, but got 3"):
+        wrong(torch.rand(8, 3, 28, 28))
+    with pytest.raises(RuntimeError, match="to have 3 channels, but got 28"):
+        nn.Conv2d(3, 6, 3)(torch.rand(8, 28, 28, 3))
+
+
+def test_snapshot_before_the_dry_run_loads_without_error_and_carries_nothing():
+    start = ns["lazy_mlp"]()
+    snapshot = copy.deepcopy(start.state_dict())
+    assert all(isinstance(v, UninitializedParameter) for v in snapshot.values())
+    start(ns["X"])
+    again = ns["lazy_mlp"]()
+    report = again.load_state_dict(snapshot)
+    assert not report.missing_keys and not report.unexpected_keys
+    assert again[0].has_uninitialized_params() and again[2].has_uninitialized_params()
+    assert not torch.equal(again(ns["X"]), start(ns["X"]))
+    assert outputs["exercise-snapshot-before-dry-run"].splitlines()[2] == "True False"
+
+
+def test_snapshot_after_the_dry_run_restores_the_network():
+    start, again = ns["start"], ns["again"]
+    assert torch.equal(again(ns["X"]), start(ns["X"]))
+    assert all(torch.equal(a, b) for a, b in zip(again.parameters(), start.parameters()))
+
+
+def test_deterministic_mode_fills_floats_with_nan_and_integers_with_their_maximum():
+    with ns["nan_for_uninitialized_memory"]():
+        floats, integers = torch.empty(3), torch.empty(3, dtype=torch.int64)
+    assert floats.isnan().all() and (integers == torch.iinfo(torch.int64).max).all()
+    assert torch.iinfo(torch.int64).max == 2**63 - 1
+
+
+def test_forgotten_model_is_nan_until_reset_and_reset_restores_batch_norm_defaults():
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Linear(20, 4), nn.BatchNorm1d(4))
+    with ns["nan_for_uninitialized_memory"]():
+        model.to_empty(device="cpu")
+    floats = [v for v in model.state_dict().values() if v.is_floating_point()]
+    assert len(floats) == 6 and all(v.isnan().all() for v in floats)
+    assert model[1].num_batches_tracked.item() == 2**63 - 1
+    assert model(ns["X"]).isnan().all()
+    ns["reset_all"](model)
+    bn = model[1]
+    assert torch.equal(bn.weight, torch.ones(4)) and torch.equal(bn.bias, torch.zeros(4))
+    assert torch.equal(bn.running_mean, torch.zeros(4)) and torch.equal(bn.running_var, torch.ones(4))
+    assert bn.num_batches_tracked.item() == 0
+    assert model(ns["X"]).isfinite().all()
+    assert outputs["exercise-forget-reset-parameters"].splitlines()[6].endswith("9223372036854775807")
+
+
+def test_meta_load_without_assign_warns_leaves_meta_and_to_fails(tmp_path):
+    path = tmp_path / "mlp.pt"
+    torch.save(ns["initialized"].state_dict(), path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor"):
+            ns["load_checkpoint"](path)
+    assert len(caught) == 4
+    loaded = ns["load_checkpoint_fixed"](path)
+    assert all(p.device.type == "cpu" and type(p) is nn.Parameter and p.requires_grad for p in loaded.parameters())
+    assert torch.equal(loaded(ns["X"]), ns["initialized"](ns["X"]))
+
+
+def test_to_empty_after_a_plain_meta_load_gives_uninitialized_memory_not_the_checkpoint():
+    net = _meta_mlp()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net.load_state_dict(ns["initialized"].state_dict())
+    with ns["nan_for_uninitialized_memory"]():
+        net.to_empty(device="cpu")
+    assert all(p.isnan().all() for p in net.parameters())
+
+
+def test_attention_constructor_zeroes_out_proj_bias_but_the_reset_loop_draws_it():
+    assert torch.equal(nn.MultiheadAttention(embed_dim=8, num_heads=2).out_proj.bias, torch.zeros(8))
+    bias = ns["meta_attention"].out_proj.bias
+    assert not bias.isnan().any() and (bias != 0).all()
+    assert bias.abs().max() <= 1 / 8**0.5  # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
