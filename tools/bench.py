@@ -1,12 +1,13 @@
 """`make bench`: the project's size and speed figures, printed as a table.
 
-Times the whole test suite, a cold build of both languages (no caches) and a warm rebuild
-with nothing changed, and reports the largest built page. Figures, not pass/fail.
-
-Then each page's transfer weight, as a reader's browser downloads it: headless Chromium loads
-the page with an empty cache and counts everything it fetches (HTML, CSS, JS, fonts, images),
-text gzipped as web hosts serve it; the search index, which every page fetches, is counted
-apart, once per language. Pages over 300 KB and indexes over 1 MB are flagged.
+Times, on this machine: a cold build of both languages (no cached notebook runs or renders), a
+warm rebuild with nothing changed, the writer's loop (`make check`), the whole test suite with
+the site already built (`make test`), and a fresh clone's `bash .ci/run` (the venv install
+included; BENCH_FRESH_CLONE=0 skips it). Then the largest page, and each page's transfer weight
+as a reader's browser downloads it: headless Chromium loads the page with an empty cache and
+counts everything it fetches, text gzipped as web hosts serve it; the search index, which every
+page fetches, apart, once per language. Pages over 300 KB and indexes over 1 MB are flagged.
+Figures, not pass/fail; a step that fails stops the bench with that step's own output.
 """
 
 from __future__ import annotations
@@ -23,15 +24,18 @@ import threading
 import time
 from pathlib import Path
 
-from tools.pages import LANGUAGES, pages
-from tools.project import ROOT
+from tools.pages import pages
+from tools.project import CACHE, LANGUAGES, ROOT
 from tools.snippets import parse_sections, snippet_files
 
-CACHE = ROOT / ".cache" / "mkdocs-jupyter"
 PAGE_LIMIT, INDEX_LIMIT = 300 * 1024, 1024 * 1024
 KINDS = {"document": "HTML", "stylesheet": "CSS", "script": "JS", "font": "fonts", "image": "images"}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+class StepFailed(Exception):
+    """A measured step that failed; the message is its own output."""
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -41,17 +45,25 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def timed(*commands: list[str]) -> float:
+def timed(command: list[str], cwd: Path = ROOT) -> float:
+    """Seconds a command takes; its output is shown only when it fails."""
     start = time.perf_counter()
-    for command in commands:
-        subprocess.run(command, cwd=ROOT, check=True, capture_output=True,
-                       env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if result.returncode:
+        raise StepFailed(f"`{' '.join(command)}` failed (exit {result.returncode}):\n{result.stdout[-6000:]}"
+                         f"\n{result.stderr[-3000:]}")
     return time.perf_counter() - start
 
 
-def build_commands(site: Path) -> list[list[str]]:
-    mkdocs = [sys.executable, "-m", "mkdocs", "build", "--strict", "-q"]
-    return [mkdocs + ["-f", "mkdocs.yml", "-d", str(site)], mkdocs + ["-f", "mkdocs.zh.yml", "-d", str(site / "zh")]]
+def build_command(site: Path) -> list[str]:
+    return [sys.executable, "-m", "tools.build", str(site)]
+
+
+def fresh_clone_ci() -> float:
+    """`bash .ci/run` in a fresh clone of this checkout's HEAD, as CI runs it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["git", "clone", "-q", str(ROOT), tmp], check=True)
+        return timed(["bash", ".ci/run"], cwd=Path(tmp))
 
 
 def transfer_size(body: bytes, content_type: str) -> int:
@@ -73,7 +85,8 @@ def page_weights(site: Path) -> tuple[list[tuple[str, dict[str, int], int]], dic
     weights, indexes = [], {}
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=shutil.which(os.environ.get("CHROMIUM", "chromium")),
+                                                 args=CHROMIUM_ARGS)
             for path in paths:
                 context = browser.new_context()  # an empty cache, as on a first visit
                 tab = context.new_page()
@@ -88,7 +101,7 @@ def page_weights(site: Path) -> tuple[list[tuple[str, dict[str, int], int]], dic
                         continue
                     size = transfer_size(body, response.headers.get("content-type", ""))
                     if response.url.endswith("/search_index.json"):
-                        lang = "zh" if "/zh/" in response.url else "en"
+                        lang = next((lang for lang in LANGUAGES if f"/{lang}/" in response.url), LANGUAGES[0])
                         indexes[lang] = (len(body), size)
                     else:
                         by_kind[KINDS.get(response.request.resource_type, "other")] += size
@@ -114,47 +127,50 @@ def weight_table(weights, indexes) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def figures() -> tuple[list[tuple[str, str]], str]:
     rows = [("snippet files", str(len(snippet_files()))),
             ("snippet sections", str(sum(len(parse_sections(p)) for p in snippet_files())))]
     rows += [(f"pages ({lang})", str(len(pages(lang)))) for lang in LANGUAGES]
-    suite = timed([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"])
-    rows.append(("test suite (make test, s)", f"{suite:.1f}"))
     with tempfile.TemporaryDirectory() as tmp:
-        site = Path(tmp) / "site"
-        saved = Path(tmp) / "cache"
+        site, saved = Path(tmp) / "site", Path(tmp) / "cache"
         if CACHE.exists():
-            shutil.move(CACHE, saved)  # a cold build: no executed notebooks to reuse
+            shutil.move(CACHE, saved)  # a cold build: no notebook run or render to reuse
         try:
-            rows.append(("cold build, both languages (s)", f"{timed(*build_commands(site)):.1f}"))
-            rows.append(("warm rebuild, nothing changed (s)", f"{timed(*build_commands(site)):.1f}"))
+            rows.append(("cold build, both languages (s)", f"{timed(build_command(site)):.1f}"))
         finally:
+            shutil.rmtree(CACHE, ignore_errors=True)
             if saved.exists():
-                shutil.rmtree(CACHE, ignore_errors=True)
                 shutil.move(saved, CACHE)
+        rows.append(("warm rebuild, nothing changed (s)", f"{timed(build_command(site)):.1f}"))
+        rows.append(("make check (s)", f"{timed(['make', 'check']):.1f}"))
+        rows.append(("warm make test, site built (s)", f"{timed(['make', 'test']):.1f}"))
+        if os.environ.get("BENCH_FRESH_CLONE", "1") != "0":
+            rows.append(("fresh clone: bash .ci/run, install included (s)", f"{fresh_clone_ci():.1f}"))
         largest = max(site.rglob("*.html"), key=lambda p: p.stat().st_size)
         rows.append(("largest page (KB)", f"{largest.stat().st_size / 1024:.0f} ({largest.relative_to(site)})"))
-        weights, indexes, table = [], {}, ""
-        if shutil.which("chromium"):
-            weights, indexes = page_weights(site)
-            table = weight_table(weights, indexes)
-    if weights:
-        path, _, heaviest = max(weights, key=lambda w: w[2])
-        over = [w[0] for w in weights if w[2] > PAGE_LIMIT]
-        rows.append(("heaviest page, transfer (KB)", f"{heaviest / 1024:.0f} ({path})"))
-        rows.append(("pages over 300 KB", ", ".join(over) or "none"))
-        for lang, (raw, size) in sorted(indexes.items()):
-            flag = " (over 1 MB)" if max(raw, size) > INDEX_LIMIT else ""
-            rows.append((f"search index ({lang}), raw / transfer (KB)", f"{raw / 1024:.0f} / {size / 1024:.0f}{flag}"))
-    else:
-        rows.append(("page weights", "not measured: no chromium (bash tools/browser_deps.sh)"))
+        weights, indexes = page_weights(site)
+    path, _, heaviest = max(weights, key=lambda w: w[2])
+    rows.append(("heaviest page, transfer (KB)", f"{heaviest / 1024:.0f} ({path})"))
+    rows.append(("pages over 300 KB", ", ".join(w[0] for w in weights if w[2] > PAGE_LIMIT) or "none"))
+    for lang, (raw, size) in sorted(indexes.items()):
+        flag = " (over 1 MB)" if max(raw, size) > INDEX_LIMIT else ""
+        rows.append((f"search index ({lang}), raw / transfer (KB)", f"{raw / 1024:.0f} / {size / 1024:.0f}{flag}"))
+    return rows, weight_table(weights, indexes)
+
+
+def main() -> int:
+    try:
+        rows, table = figures()
+    except StepFailed as failure:
+        print(f"make bench stopped: {failure}", file=sys.stderr)
+        return 1
     width = max(len(name) for name, _ in rows)
     print(f"| {'figure':<{width}} | value |\n|{'-' * (width + 2)}|-------|")
     for name, value in rows:
         print(f"| {name:<{width}} | {value} |")
-    if table:
-        print(f"\nTransfer weight of each page, KB (text gzipped; the search index apart):\n\n{table}")
+    print(f"\nTransfer weight of each page, KB (text gzipped; the search index apart):\n\n{table}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
