@@ -15,9 +15,13 @@ PROJECT_PARTS = [
 
 @pytest.fixture
 def project_copy(tmp_path) -> Path:
-    """A scratch copy of the project, for tests that break it on purpose (with the notebooks'
-    outputs, so that building it runs no kernel for code that did not change)."""
-    copy = tmp_path / "project"
+    """A scratch copy of the project, for tests that break it on purpose."""
+    return copy_project(tmp_path / "project")
+
+
+def copy_project(copy: Path) -> Path:
+    """Copy the project to `copy`, with the notebooks' outputs, so that building the copy runs no
+    kernel for code that did not change."""
     copy.mkdir()
     for part in PROJECT_PARTS:
         source = ROOT / part

@@ -11,6 +11,7 @@ import sys
 from types import SimpleNamespace
 
 import pytest
+from conftest import copy_project
 
 from tools.build import BuildError, build
 from tools.comments import problems as comment_problems
@@ -55,16 +56,6 @@ def test_a_snippet_that_raises(project_copy):
     assert str(error.value).startswith(f"snippets/layers.py:{line}: section 'sequential' raised ValueError")
 
 
-def test_a_snippet_that_raises_fails_pytest_and_the_page(project_copy):
-    """The whole chain: pytest, as `make test` runs it, fails on the snippet and on both pages."""
-    edit(project_copy / "snippets" / "layers.py", "print(net(X).shape)\n", "print(net(X).shape)\n1 / 0\n")
-    result = pytest_in(project_copy, "tests/test_snippets.py", "-k", "layers", "docs/en/layers.md", "docs/zh/layers.md")
-    assert result.returncode == 1
-    assert "snippets/layers.py:" in result.stdout and "ZeroDivisionError" in result.stdout
-    assert re.search(r"FAILED docs/en/layers\.md::\[CodeFence#2\]\[line:\d+\]", result.stdout)
-    assert re.search(r"FAILED docs/zh/layers\.md::\[CodeFence#2\]\[line:\d+\]", result.stdout)
-
-
 def test_a_snippet_with_a_syntax_error(project_copy):
     snippet = project_copy / "snippets" / "layers.py"
     edit(snippet, "net = nn.Sequential(nn.Linear(20, 256)", "net = nn.Sequential(nn.Linear(20, 256)))")
@@ -97,19 +88,6 @@ def test_a_changed_snippet_whose_output_was_not_regenerated(project_copy):
     assert len(problems) == 1 and "[dropout-modes]" in problems[0]
     with pytest.raises(BuildError, match=r"(?s)\[dropout-modes\].*make outputs"):  # `make build` stops too
         build(project_copy / "site", project_copy, say=lambda *_: None)
-
-
-def test_a_broken_marker_in_an_output_file_fails_its_pages_alone(project_copy):
-    stored = project_copy / "outputs" / "cpu" / "layers.txt"
-    edit(stored, "# --8<-- [end:mlp]", "# --8<-- [end:mpl]")
-    line = line_of(stored, "[end:mpl]")
-    result = pytest_in(project_copy, "docs/en/layers.md", "docs/en/parameters.md")
-    assert result.returncode == 1
-    errors = re.findall(r"^ERROR (docs/\S+)", result.stdout, re.M)
-    assert errors == ["docs/en/layers.md"], result.stdout
-    message = f"outputs/cpu/layers.txt:{line}: end of section 'mpl', which is not open"
-    assert message in result.stdout and "Traceback" not in result.stdout and "pymdownx" not in result.stdout
-    assert re.search(r"\d+ passed", result.stdout)  # the other page still ran
 
 
 # ----------------------------------------------------------------------------------------------
@@ -287,5 +265,50 @@ def test_a_new_page_passes_the_checks_right_away(project_copy):
         assert page_problems(page, project_copy) == []
     assert parity_problems(project_copy) == [] and comment_problems(project_copy) == []
     assert not [p for p in stale(project_copy) if "optimizers" in p]
-    result = pytest_in(project_copy, *(str(p) for p in created[2:]))  # the new pages' code, as in `make test`
-    assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout
+
+
+# ----------------------------------------------------------------------------------------------
+# The whole chain, as `make test` runs it: one pytest over one broken copy of the project
+
+@pytest.fixture(scope="module")
+def broken_run(tmp_path_factory):
+    """pytest, run as `make test` runs it, over a copy with three changes: the layers snippet
+    raises, a section marker of the parameters chapter's stored outputs is broken, and a new
+    page was added with `make new-page`. Each test below reads one part of its report."""
+    copy = copy_project(tmp_path_factory.mktemp("broken") / "project")
+    edit(copy / "snippets" / "layers.py", "print(net(X).shape)\n", "print(net(X).shape)\n1 / 0\n")
+    stored = copy / "outputs" / "cpu" / "parameters.txt"
+    name = re.search(r"\[end:([^\]]+)\]", stored.read_text(encoding="utf-8"))[1]
+    edit(stored, f"[end:{name}]", f"[end:{name}-broken]")
+    create("optimizers", "Optimizers", "优化器", copy)
+    write_outputs(record(copy, [copy / "snippets" / "optimizers.py"]), copy / "outputs", copy)
+    pages = [f"docs/{lang}/{page}.md" for page in ("layers", "optimizers") for lang in ("en", "zh")]
+    snippet_tests = [f"tests/test_snippets.py::test_snippet_prints_its_stored_outputs[{page}.py]"
+                     for page in ("layers", "optimizers")]
+    result = pytest_in(copy, "-rA", *snippet_tests, *pages, "docs/en/parameters.md", "docs/en/devices.md")
+    return result, line_of(stored, f"[end:{name}-broken]"), name
+
+
+def test_a_snippet_that_raises_fails_its_test_and_both_pages(broken_run):
+    result, _, _ = broken_run
+    assert result.returncode == 1
+    assert re.search(r"FAILED tests/test_snippets\.py::\S+\[layers\.py\]", result.stdout)
+    assert "snippets/layers.py:" in result.stdout and "ZeroDivisionError" in result.stdout
+    for lang in ("en", "zh"):
+        assert re.search(rf"FAILED docs/{lang}/layers\.md::\[CodeFence#2\]\[line:\d+\]", result.stdout)
+
+
+def test_a_broken_marker_in_an_output_file_fails_its_page_alone_with_one_message(broken_run):
+    result, line, name = broken_run
+    assert re.findall(r"^ERROR (docs/\S+)", result.stdout, re.M) == ["docs/en/parameters.md"]
+    report = re.search(r"_ ERROR collecting docs/en/parameters\.md _+\n(.*?)\n(?:_{3}|={3})", result.stdout, re.S)
+    message = f"outputs/cpu/parameters.txt:{line}: end of section '{name}-broken', which is not open"
+    assert report and report[1].strip() == message, report and report[1]  # one line, no library traceback
+    assert re.search(r"^PASSED docs/en/devices\.md::", result.stdout, re.M)  # the other pages still ran
+
+
+def test_a_new_page_runs_right_away(broken_run):
+    result, _, _ = broken_run
+    assert re.search(r"^PASSED tests/test_snippets\.py::\S+\[optimizers\.py\]", result.stdout, re.M)
+    for lang in ("en", "zh"):
+        assert re.search(rf"^PASSED docs/{lang}/optimizers\.md::", result.stdout, re.M), result.stdout[-3000:]
