@@ -543,6 +543,7 @@ def test_save_for_backward_takes_only_tensors():
 def test_save_for_backward_docstring_gives_the_two_reasons_quoted_on_the_page():
     doc = " ".join(torch.autograd.function.FunctionCtx.save_for_backward.__doc__.split())
     assert "to prevent incorrect gradients and memory leaks" in doc
+    assert "intermediary tensors" in doc and "may not support double backward" in doc
 
 
 def test_in_place_change_raises_with_save_for_backward_and_gives_a_wrong_gradient_with_ctx():
