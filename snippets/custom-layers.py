@@ -4,13 +4,20 @@
 # --8<-- [start:setup]
 import math
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils import parametrize
 
 torch.manual_seed(0)  # the same random numbers on every run
+
+
+def show_error(error):
+    """Print an exception as `Type: message`."""
+    print(f"{type(error).__name__}: {error}")
 # --8<-- [end:setup]
 
 # --8<-- [start:centered-layer]
@@ -87,7 +94,7 @@ print(Y.grad_fn, Y.requires_grad)
 try:
     Y.sum().backward()
 except RuntimeError as error:
-    print(f"{type(error).__name__}: {error}")
+    show_error(error)
 # --8<-- [end:data-in-forward]
 
 # --8<-- [start:data-in-a-network]
@@ -209,5 +216,281 @@ print(plain.mean.dtype, plain.mean.device)  # neither converted nor moved
 try:
     plain(features.to("meta"))  # input on the new device, mean left behind
 except RuntimeError as error:
-    print(f"{type(error).__name__}: {error}")
+    show_error(error)
 # --8<-- [end:constant-as-plain-tensor]
+
+# --8<-- [start:autograd-function]
+class SwishFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(x):  # no ctx here: setup_context prepares the backward
+        return x * torch.sigmoid(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):  # runs after forward
+        (x,) = inputs
+        ctx.save_for_backward(x)  # tensors go through save_for_backward
+
+    @staticmethod
+    def backward(ctx, grad_output):  # one gradient for each input of forward
+        (x,) = ctx.saved_tensors
+        s = torch.sigmoid(x)  # recomputed, not saved
+        return grad_output * (s + x * s * (1 - s))  # the derivative of x * sigmoid(x)
+
+
+class Swish(nn.Module):  # the layer: its forward calls the Function
+    def forward(self, X):
+        return SwishFunction.apply(X)  # apply, never forward: apply records the backward
+
+
+net = nn.Sequential(nn.Linear(5, 3), Swish())
+reference = nn.Sequential(nn.Linear(5, 3), nn.SiLU())  # SiLU is PyTorch's built-in Swish
+reference.load_state_dict(net.state_dict())
+batch = torch.randn(4, 5)
+for model in (net, reference):
+    model(batch).pow(2).sum().backward()
+print(net(batch).grad_fn.name())
+print(torch.allclose(net(batch), reference(batch)), torch.allclose(net[0].weight.grad, reference[0].weight.grad))
+# --8<-- [end:autograd-function]
+
+# --8<-- [start:gradcheck]
+x = torch.randn(3, dtype=torch.float64, requires_grad=True)  # float64: finite differences need the precision
+print(torch.autograd.gradcheck(SwishFunction.apply, (x,)))
+
+
+class WrongSwishFunction(SwishFunction):
+    @staticmethod
+    def backward(ctx, grad_output):  # forgets the product rule: only the sigmoid term is left
+        (x,) = ctx.saved_tensors
+        return grad_output * torch.sigmoid(x)
+
+
+try:
+    torch.autograd.gradcheck(WrongSwishFunction.apply, (x,))
+except RuntimeError as error:  # gradcheck raises a GradcheckError, a kind of RuntimeError
+    show_error(error)
+# --8<-- [end:gradcheck]
+
+# --8<-- [start:gradcheck-float32]
+x32 = x.detach().float().requires_grad_()  # the same values in float32
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    print(torch.autograd.gradcheck(SwishFunction.apply, (x32,), raise_exception=False))
+print(str(caught[0].message).strip())
+# --8<-- [end:gradcheck-float32]
+
+# --8<-- [start:straight-through]
+class RoundSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(x, step):  # round to a grid of values, step apart
+        return torch.round(x / step) * step
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass  # the backward needs nothing
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output, None  # straight through for x; None for step, which is not a tensor
+
+
+class Quantize(nn.Module):  # no parameters: rounds its input to multiples of step
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+
+    def forward(self, X):
+        return RoundSTE.apply(X, self.step)
+
+
+x = torch.tensor([0.3, 1.2, -0.7], requires_grad=True)
+print(Quantize(0.5)(x))
+(torch.round(x / 0.5) * 0.5).sum().backward()
+print(x.grad)  # autograd's gradient of rounding: zero everywhere
+x.grad = None
+Quantize(0.5)(x).sum().backward()
+print(x.grad)  # the straight-through gradient
+# --8<-- [end:straight-through]
+
+# --8<-- [start:wrong-number-of-gradients]
+class RoundOneGradient(RoundSTE):
+    @staticmethod
+    def backward(ctx, grad_output):  # the WRONG way: forward has two inputs, x and step
+        return grad_output
+
+
+try:
+    RoundOneGradient.apply(x, 0.5).sum().backward()
+except RuntimeError as error:
+    show_error(error)
+# --8<-- [end:wrong-number-of-gradients]
+
+# --8<-- [start:save-for-backward]
+class SwishOnCtx(SwishFunction):
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.x = inputs[0]  # the WRONG way: a tensor kept as an attribute of ctx
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        s = torch.sigmoid(ctx.x)
+        return grad_output * (s + ctx.x * s * (1 - s))
+
+
+for function in (SwishFunction, SwishOnCtx):
+    x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    h = 2 * x
+    y = function.apply(h)
+    h.relu_()  # an in-place change after the Function has used h
+    print(f"{function.__name__}:")
+    try:
+        y.sum().backward()
+        print(x.grad)
+    except RuntimeError as error:
+        show_error(error)
+x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+F.silu(2 * x).sum().backward()  # the same computation, without the in-place change
+print(f"right gradient: {x.grad}")
+# --8<-- [end:save-for-backward]
+
+# --8<-- [start:parametrization]
+class SoftplusLinear(nn.Linear):  # a custom layer: it computes with softplus(self.weight)
+    def forward(self, X):
+        return F.linear(X, F.softplus(self.weight), self.bias)
+
+
+custom = SoftplusLinear(5, 3)
+positive = nn.Linear(5, 3)
+positive.load_state_dict(custom.state_dict())  # the same unconstrained values
+parametrize.register_parametrization(positive, "weight", nn.Softplus())  # weight = softplus(original)
+batch = torch.randn(2, 5)
+print(torch.allclose(custom(batch), positive(batch)))  # the same function
+print((custom.weight > 0).all().item(), (positive.weight > 0).all().item())  # what .weight holds
+print(type(positive).__name__, isinstance(positive, nn.Linear))
+print(list(positive.state_dict()))
+# --8<-- [end:parametrization]
+
+# --8<-- [start:exercise-a-layer-that-half-learns-task]
+class ScaleShift(nn.Module):
+    def __init__(self, features):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(features))
+        self.shift = nn.Parameter(torch.zeros(features))
+
+    def forward(self, X):
+        return X * self.scale.data + self.shift
+
+
+X_scale = torch.randn(256, 4)
+y_scale = 3 * X_scale + 1  # the best scale is 3, the best shift is 1
+# --8<-- [end:exercise-a-layer-that-half-learns-task]
+
+# --8<-- [start:exercise-a-layer-that-half-learns]
+class FixedScaleShift(ScaleShift):
+    def forward(self, X):
+        return X * self.scale + self.shift  # the parameter itself
+
+
+for layer in (ScaleShift(4), FixedScaleShift(4)):
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    for _ in range(200):
+        loss = F.mse_loss(layer(X_scale), y_scale)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    print(f"{type(layer).__name__}: loss {loss.item():.4f}, scale {[round(v, 2) for v in layer.scale.tolist()]}, "
+          f"shift {[round(v, 2) for v in layer.shift.tolist()]}")
+lowest = 4 * X_scale.var(dim=0, correction=0).mean().item()  # the lowest loss with the scale stuck at 1
+print(f"4 * variance of X: {lowest:.4f}")
+# --8<-- [end:exercise-a-layer-that-half-learns]
+
+# --8<-- [start:exercise-a-buffer-that-counts]
+class CountCalls(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("calls", torch.tensor(0))  # an int64 buffer, like num_batches_tracked
+
+    def forward(self, X):
+        if self.training:
+            self.calls.add_(1)  # in place, as BatchNorm counts its batches
+        return X
+
+
+counter = CountCalls()
+for _ in range(3):
+    counter(torch.ones(2))
+counter.eval()
+counter(torch.ones(2))  # evaluation mode: not counted
+print(counter.calls.item(), list(counter.parameters()), list(counter.state_dict()))
+fresh = CountCalls()
+fresh.load_state_dict(counter.state_dict())
+print(fresh.calls.item())
+counter.to(torch.float64)  # converts floating-point tensors only
+counter.to("meta")
+print(counter.calls.dtype, counter.calls.device)
+# --8<-- [end:exercise-a-buffer-that-counts]
+
+# --8<-- [start:exercise-a-weight-stored-transposed-task]
+class TransposedLinear(nn.Module):
+    def __init__(self, in_units, out_units):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(in_units, out_units))  # (in, out)
+        nn.init.kaiming_normal_(self.weight, nonlinearity="relu")
+
+    def forward(self, X):
+        return X @ self.weight
+# --8<-- [end:exercise-a-weight-stored-transposed-task]
+
+# --8<-- [start:exercise-a-weight-stored-transposed]
+layer = TransposedLinear(1024, 64)
+print(f"std: {layer.weight.std().item():.4f}")
+print(f"sqrt(2 / 1024) = {math.sqrt(2 / 1024):.4f}, sqrt(2 / 64) = {math.sqrt(2 / 64):.4f}")
+X_wide = torch.randn(512, 1024)  # inputs with a mean square of 1
+print(f"mean square of the output: {layer(X_wide).pow(2).mean().item():.1f}")
+fixed = nn.Parameter(torch.empty(64, 1024))  # (out, in), as in nn.Linear
+nn.init.kaiming_normal_(fixed, nonlinearity="relu")
+print(f"stored as (out, in): std {fixed.std().item():.4f}, mean square {(X_wide @ fixed.T).pow(2).mean().item():.1f}")
+# --8<-- [end:exercise-a-weight-stored-transposed]
+
+# --8<-- [start:exercise-softplus-by-hand]
+class SoftplusFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(x, beta):
+        return F.softplus(x, beta=beta)  # forward runs without recording a graph
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, beta = inputs
+        ctx.save_for_backward(x)
+        ctx.beta = beta  # not a tensor: an attribute of ctx is the place for it
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * torch.sigmoid(ctx.beta * x), None  # no gradient for beta
+
+
+x = torch.randn(5, dtype=torch.float64, requires_grad=True)
+print(torch.autograd.gradcheck(SoftplusFunction.apply, (x, 2.0)))  # beta is not a tensor: not checked
+ours = torch.autograd.grad(SoftplusFunction.apply(x, 2.0).sum(), x)[0]
+theirs = torch.autograd.grad(F.softplus(x, beta=2.0).sum(), x)[0]
+print(torch.allclose(ours, theirs))
+# --8<-- [end:exercise-softplus-by-hand]
+
+# --8<-- [start:exercise-center-each-example]
+class CenterEach(nn.Module):
+    def forward(self, X):
+        return X - X.mean(dim=-1, keepdim=True)  # one mean per example, kept as a column
+
+
+X_batch = torch.randn(4, 8)
+Y = CenterEach()(X_batch)
+print(Y.mean(dim=-1).abs().max().item() < 1e-6, list(CenterEach().parameters()))
+print(torch.allclose(CenterEach()(X_batch[:1]), Y[:1]))  # alone or in a batch: the same output
+print(torch.allclose(CenteredLayer()(X_batch[:1]), CenteredLayer()(X_batch)[:1]))  # the chapter's layer
+square = torch.randn(4, 4)
+print(torch.allclose(square - square.mean(dim=-1), CenterEach()(square)))  # without keepdim: no error
+try:
+    X_batch - X_batch.mean(dim=-1)
+except RuntimeError as error:
+    show_error(error)
+# --8<-- [end:exercise-center-each-example]

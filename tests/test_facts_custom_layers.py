@@ -1,5 +1,6 @@
 """The facts docs/*/custom-layers.md claims, checked on the objects its snippet builds."""
 
+import inspect
 import math
 import re
 import tempfile
@@ -9,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.utils import parametrize
 
 from tools.snippets import ROOT, run
 
@@ -322,3 +324,355 @@ def test_plain_tensor_constant_is_not_moved():
     assert plain.mean.dtype == torch.float32 and plain.mean.device.type == "cpu"
     with pytest.raises(RuntimeError):
         plain(torch.ones(2, 3, device="meta"))
+
+
+def test_show_error_prints_type_and_message(capsys):
+    ns["show_error"](RuntimeError("boom"))
+    assert capsys.readouterr().out == "RuntimeError: boom\n"
+
+
+# Custom gradients with torch.autograd.Function
+
+
+def swish_derivative(x):
+    s = torch.sigmoid(x)
+    return s + x * s * (1 - s)
+
+
+def test_swish_function_matches_silu_and_its_gradient():
+    SwishFunction = ns["SwishFunction"]
+    x = torch.randn(50, dtype=torch.float64, requires_grad=True)
+    y = SwishFunction.apply(x)
+    assert torch.allclose(y, F.silu(x))
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    (silu_grad,) = torch.autograd.grad(F.silu(x).sum(), x)
+    assert torch.allclose(grad, silu_grad)
+    assert torch.allclose(grad, swish_derivative(x.detach()))
+
+
+def test_swish_layer_output_has_the_function_backward_and_matches_nn_silu():
+    assert outputs["autograd-function"].splitlines() == ["SwishFunctionBackward", "True True"]
+    net, reference = ns["net"], ns["reference"]
+    assert isinstance(net[1], ns["Swish"]) and isinstance(reference[1], nn.SiLU)
+    assert torch.equal(net[0].weight, reference[0].weight)  # the same values, loaded
+    assert net[0].weight.grad is not None
+    assert torch.allclose(net[0].weight.grad, reference[0].weight.grad)
+
+
+def test_swish_function_uses_the_separate_setup_context_style():
+    SwishFunction = ns["SwishFunction"]
+    assert list(inspect.signature(SwishFunction.forward).parameters) == ["x"]  # no ctx
+    assert list(inspect.signature(SwishFunction.setup_context).parameters) == ["ctx", "inputs", "output"]
+    for method in ("forward", "setup_context", "backward"):
+        assert isinstance(inspect.getattr_static(SwishFunction, method), staticmethod)
+
+
+def test_only_the_setup_context_style_works_with_torch_func_grad():
+    class Combined(torch.autograd.Function):  # the older style: forward(ctx, ...)
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * torch.sigmoid(x)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (x,) = ctx.saved_tensors
+            return grad_output * swish_derivative(x)
+
+    x = torch.randn(4, dtype=torch.float64)
+    grad = torch.func.grad(lambda t: ns["SwishFunction"].apply(t).sum())(x)
+    assert torch.allclose(grad, swish_derivative(x))
+    with pytest.raises(RuntimeError, match="setup_context"):
+        torch.func.grad(lambda t: Combined.apply(t).sum())(x)
+    # the older style still works with ordinary autograd
+    x.requires_grad_()
+    Combined.apply(x).sum().backward()
+    assert torch.allclose(x.grad, swish_derivative(x.detach()))
+
+
+def saved_tensors(function, x):
+    """The distinct tensors autograd keeps for the backward pass of function(x)."""
+    packed = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t) or t, lambda t: t):
+        function(x)
+    return {(t.data_ptr(), tuple(t.shape)) for t in packed}
+
+
+def test_swish_function_keeps_only_its_input_while_x_times_sigmoid_keeps_two_tensors():
+    x = torch.randn(5, requires_grad=True)
+    kept = saved_tensors(lambda t: t * torch.sigmoid(t), x)
+    assert len(kept) == 2 and (x.data_ptr(), (5,)) in kept  # x and sigmoid(x)
+    assert saved_tensors(ns["SwishFunction"].apply, x) == {(x.data_ptr(), (5,))}  # only x
+    assert saved_tensors(F.silu, x) == {(x.data_ptr(), (5,))}  # F.silu too
+
+
+def test_calling_forward_directly_bypasses_the_hand_written_backward():
+    x = torch.randn(3, requires_grad=True)
+    assert ns["SwishFunction"].apply(x).grad_fn.name() == "SwishFunctionBackward"
+    assert ns["SwishFunction"].forward(x).grad_fn.name() == "MulBackward0"  # autograd's own graph
+    RoundSTE = ns["RoundSTE"]
+    RoundSTE.forward(x, 0.5).sum().backward()
+    assert torch.equal(x.grad, torch.zeros(3))  # torch.round's gradient again, not straight through
+
+
+def test_forward_of_a_function_runs_without_recording_a_graph():
+    seen = []
+
+    class Probe(torch.autograd.Function):
+        @staticmethod
+        def forward(x):
+            seen.append(torch.is_grad_enabled())
+            return x.clone()
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            pass
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output
+
+    Probe.apply(torch.ones(2, requires_grad=True))
+    assert seen == [False]
+
+
+# Checking a backward with gradcheck
+
+
+def test_gradcheck_passes_for_swish_and_catches_the_missing_product_rule():
+    from torch.autograd.gradcheck import GradcheckError
+
+    assert issubclass(GradcheckError, RuntimeError)
+    x = torch.randn(6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(ns["SwishFunction"].apply, (x,))
+    with pytest.raises(GradcheckError, match="Jacobian mismatch"):
+        torch.autograd.gradcheck(ns["WrongSwishFunction"].apply, (x,))
+    (wrong,) = torch.autograd.grad(ns["WrongSwishFunction"].apply(x).sum(), x)
+    assert torch.allclose(wrong, torch.sigmoid(x.detach()))  # only the sigmoid term
+
+
+def test_page_gradcheck_output_shows_diagonal_jacobians_that_differ():
+    text = outputs["gradcheck"]
+    assert text.splitlines()[0] == "True"
+    assert "GradcheckError: Jacobian mismatch for output 0 with respect to input 0," in text
+    x = ns["x32"].detach().double()  # the page's x, as float32
+    assert torch.allclose(x, torch.tensor([-0.5366, 1.4028, 0.8100], dtype=torch.float64), atol=1e-4)
+    numerical = [float(v) for v in re.findall(r"numerical:tensor\(\[\[(-?\d\.\d+)", text)]
+    analytical = [float(v) for v in re.findall(r"analytical:tensor\(\[\[(-?\d\.\d+)", text)]
+    assert numerical == [0.2440] and analytical == [0.3690]
+    s = torch.sigmoid(x)
+    assert math.isclose(swish_derivative(x)[0].item(), 0.2440, abs_tol=1e-4)  # the numerical one is right
+    assert math.isclose(s[0].item(), 0.3690, abs_tol=1e-4)  # the wrong backward's sigmoid(x)
+
+
+def test_gradcheck_defaults_are_eps_1e_6_atol_1e_5_rtol_1e_3():
+    defaults = {name: p.default for name, p in inspect.signature(torch.autograd.gradcheck).parameters.items()}
+    assert defaults["eps"] == 1e-6 and defaults["atol"] == 1e-5 and defaults["rtol"] == 1e-3
+
+
+def test_gradcheck_in_float32_fails_a_correct_backward_with_errors_of_several_percent():
+    assert outputs["gradcheck-float32"].splitlines()[0] == "False"
+    assert "This check will likely fail" in outputs["gradcheck-float32"]
+    x = ns["x32"].detach()
+    assert x.dtype == torch.float32
+    f = ns["SwishFunction"].apply
+    numerical = (f(x + 1e-6) - f(x - 1e-6)) / 2e-6  # central differences, as gradcheck computes them
+    relative_error = ((numerical.double() - swish_derivative(x.double())) / swish_derivative(x.double())).abs()
+    assert 0.02 < relative_error.max() < 0.2  # several percent
+    assert relative_error.max() > 1e-3  # beyond rtol
+    assert torch.autograd.gradcheck(f, (x.double().requires_grad_(),))  # the same backward passes in float64
+    assert math.isclose(torch.finfo(torch.float32).eps, 1.19e-7, rel_tol=0.01)  # about seven digits
+
+
+# Changing a gradient: straight-through rounding
+
+
+def test_torch_round_has_a_zero_gradient_everywhere():
+    x = torch.linspace(-3, 3, 121, requires_grad=True)  # includes the halfway points
+    torch.round(x / 0.5).sum().backward()
+    assert torch.equal(x.grad, torch.zeros(121))
+
+
+def test_straight_through_rounds_forward_and_passes_the_gradient_backward():
+    lines = outputs["straight-through"].splitlines()
+    assert lines == ["tensor([ 0.5000,  1.0000, -0.5000], grad_fn=<RoundSTEBackward>)",
+                     "tensor([0., 0., 0.])", "tensor([1., 1., 1.])"]
+    x = torch.randn(10, requires_grad=True)
+    y = ns["Quantize"](0.25)(x)
+    assert torch.allclose(y, torch.round(x / 0.25) * 0.25)
+    weights = torch.randn(10)
+    (y * weights).sum().backward()
+    assert torch.equal(x.grad, weights)  # the output's gradient, unchanged
+    assert list(ns["Quantize"](0.5).parameters()) == []
+
+
+def test_gradcheck_rejects_the_straight_through_gradient():
+    x = torch.tensor([0.3, 1.2, -0.7], dtype=torch.float64, requires_grad=True)  # away from the jumps
+    assert not torch.autograd.gradcheck(lambda t: ns["RoundSTE"].apply(t, 0.5), (x,), raise_exception=False)
+
+
+def test_backward_must_return_one_value_per_input_of_forward():
+    x = torch.tensor([0.3, 1.2, -0.7], requires_grad=True)
+    y = ns["RoundOneGradient"].apply(x, 0.5)  # the forward pass runs
+    with pytest.raises(RuntimeError, match=r"incorrect number of gradients \(expected 2, got 1\)"):
+        y.sum().backward()
+    assert "expected 2, got 1" in outputs["wrong-number-of-gradients"]
+
+
+# Tensors for the backward: save_for_backward
+
+
+def test_save_for_backward_takes_only_tensors():
+    class SavesAFloat(torch.autograd.Function):
+        @staticmethod
+        def forward(x):
+            return x.clone()
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(2.0)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output
+
+    with pytest.raises(TypeError, match="save_for_backward can only save"):
+        SavesAFloat.apply(torch.ones(2, requires_grad=True))
+
+
+def test_save_for_backward_docstring_gives_the_two_reasons_quoted_on_the_page():
+    doc = " ".join(torch.autograd.function.FunctionCtx.save_for_backward.__doc__.split())
+    assert "to prevent incorrect gradients and memory leaks" in doc
+    assert "intermediary tensors" in doc and "may not support double backward" in doc
+
+
+def test_in_place_change_raises_with_save_for_backward_and_gives_a_wrong_gradient_with_ctx():
+    lines = outputs["save-for-backward"].splitlines()
+    assert lines[0] == "SwishFunction:" and "modified by an inplace operation" in lines[1] and "version" in lines[1]
+    assert lines[2] == "SwishOnCtx:" and lines[3] == "tensor([2.1816, 1.0000, 2.0247])"
+    assert lines[4] == "right gradient: tensor([ 2.1816, -0.1053,  2.0247])"
+    right = 2 * swish_derivative(torch.tensor([2.0, -4.0, 6.0]))
+    assert torch.allclose(right, torch.tensor([2.1816, -0.1053, 2.0247]), atol=1e-4)
+    assert math.isclose(2 * swish_derivative(torch.tensor(0.0)).item(), 1.0)  # the gradient at 0, not at -4
+    # without the in-place change, both Functions give the right gradient
+    for function in (ns["SwishFunction"], ns["SwishOnCtx"]):
+        x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        function.apply(2 * x).sum().backward()
+        assert torch.allclose(x.grad, right)
+
+
+# When a parametrization is simpler
+
+
+def test_parametrized_linear_computes_like_the_custom_layer_and_its_weight_is_positive():
+    assert outputs["parametrization"].splitlines() == [
+        "True", "False True", "ParametrizedLinear True", "['bias', 'parametrizations.weight.original']"]
+    custom, positive = ns["custom"], ns["positive"]
+    assert (custom.weight < 0).any()  # the custom layer's .weight: negative in places
+    original = positive.parametrizations.weight.original
+    assert torch.equal(original, custom.weight)
+    assert torch.allclose(positive.weight, F.softplus(original))
+    assert positive.weight is not positive.weight  # computed each time it is read
+    X = torch.randn(3, 5)
+    assert torch.allclose(custom(X), positive(X))
+
+
+def test_the_optimizer_trains_original_and_the_weight_stays_positive():
+    positive = nn.Linear(5, 3)
+    parametrize.register_parametrization(positive, "weight", nn.Softplus())
+    names = [name for name, _ in positive.named_parameters()]
+    assert "parametrizations.weight.original" in names and "weight" not in names
+    optimizer = torch.optim.SGD(positive.parameters(), lr=10.0)  # a large step
+    before = positive.weight.detach().clone()
+    positive(torch.randn(8, 5)).sum().backward()
+    optimizer.step()
+    assert not torch.equal(positive.weight, before)
+    assert (positive.weight > 0).all()
+
+
+def test_a_parametrization_constrains_a_conv2d_too():
+    conv = nn.Conv2d(2, 4, 3)
+    parametrize.register_parametrization(conv, "weight", nn.Softplus())
+    assert isinstance(conv, nn.Conv2d) and (conv.weight > 0).all()
+    assert conv(torch.randn(1, 2, 5, 5)).shape == (1, 4, 3, 3)
+
+
+def test_a_parametrized_state_dict_does_not_load_into_a_plain_linear():
+    plain = nn.Linear(5, 3)
+    with pytest.raises(RuntimeError, match="parametrizations.weight.original"):
+        plain.load_state_dict(ns["positive"].state_dict())
+
+
+# Exercises
+
+
+def test_exercise_scale_shift_learns_only_the_shift_and_stops_at_four_times_the_variance():
+    lines = outputs["exercise-a-layer-that-half-learns"].splitlines()
+    assert lines[0].startswith("ScaleShift: loss 3.9373, scale [1.0, 1.0, 1.0, 1.0]")
+    assert lines[1].startswith("FixedScaleShift: loss 0.0000, scale [3.0, 3.0, 3.0, 3.0]")
+    assert lines[2] == "4 * variance of X: 3.9373"
+    X, y = ns["X_scale"], ns["y_scale"]
+    layer = ns["ScaleShift"](4)
+    assert math.isclose(F.mse_loss(layer(X), y).item(), 5.0, rel_tol=0.05)  # it starts at about 5
+    layer(X).sum().backward()
+    assert layer.scale.grad is None and layer.shift.grad is not None  # no error, half the gradients
+    best_shift = 1 + 2 * X.mean(dim=0)
+    shifts = [float(v) for v in re.search(r"ScaleShift: .*shift \[(.*)\]", lines[0]).group(1).split(", ")]
+    assert torch.allclose(torch.tensor(shifts), best_shift, atol=0.01)
+
+
+def test_exercise_counter_buffer_is_saved_loaded_and_moved_but_not_converted():
+    assert outputs["exercise-a-buffer-that-counts"].splitlines() == ["3 [] ['calls']", "3", "torch.int64 meta"]
+    counter = ns["CountCalls"]()
+    counter(torch.ones(1))
+    counter.eval()
+    counter(torch.ones(1))
+    assert counter.calls.item() == 1
+    # a plain Python counter is not saved
+    plain = nn.Module()
+    plain.calls = 5
+    assert plain.state_dict() == {}
+    # a float32 counter stops counting exactly once it is large
+    big = torch.tensor(2.0**24)
+    assert torch.equal(big + 1, big)
+
+
+def test_exercise_transposed_weight_gets_the_fans_swapped():
+    lines = outputs["exercise-a-weight-stored-transposed"].splitlines()
+    assert lines[0] == "std: 0.1768"
+    assert lines[2] == "mean square of the output: 32.2"
+    assert lines[3] == "stored as (out, in): std 0.0441, mean square 2.0"
+    assert nn.init._calculate_fan_in_and_fan_out(ns["TransposedLinear"](1024, 64).weight) == (64, 1024)
+    # a square layer hides the bug
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        square = ns["TransposedLinear"](512, 512).weight
+    assert math.isclose(square.std().item(), math.sqrt(2 / 512), rel_tol=0.02)
+    # mode="fan_out" gives the right scale for the (in, out) layout
+    fan_out = nn.init.kaiming_normal_(torch.empty(1024, 64), mode="fan_out", nonlinearity="relu")
+    assert math.isclose(fan_out.std().item(), math.sqrt(2 / 1024), rel_tol=0.03)
+
+
+def test_exercise_softplus_function_passes_gradcheck_and_matches_f_softplus():
+    assert outputs["exercise-softplus-by-hand"].splitlines() == ["True", "True"]
+    SoftplusFunction = ns["SoftplusFunction"]
+    x = torch.linspace(-10, 10, 41, dtype=torch.float64, requires_grad=True)  # beta * x past 20 too
+    for beta in (0.5, 1.0, 3.0):
+        assert torch.allclose(SoftplusFunction.apply(x, beta), F.softplus(x, beta=beta))
+        assert torch.autograd.gradcheck(SoftplusFunction.apply, (x, beta))
+    (grad,) = torch.autograd.grad(SoftplusFunction.apply(x, 2.0).sum(), x)
+    assert torch.allclose(grad, torch.sigmoid(2.0 * x.detach()))
+
+
+def test_exercise_center_each_is_independent_of_the_batch_and_keepdim_matters():
+    assert outputs["exercise-center-each-example"].splitlines()[:4] == ["True []", "True", "False", "False"]
+    assert "must match the size of tensor b (4)" in outputs["exercise-center-each-example"]
+    layer = ns["CenterEach"]()
+    X = torch.randn(6, 8)
+    assert torch.allclose(layer(X).mean(dim=-1), torch.zeros(6), atol=1e-6)
+    assert all(torch.allclose(layer(X[i : i + 1]), layer(X)[i : i + 1]) for i in range(6))
+    assert list(layer.state_dict()) == []
+    assert X.mean(dim=-1, keepdim=True).shape == (6, 1) and X.mean(dim=-1).shape == (6,)
+    square = torch.randn(4, 4)
+    wrong = square - square.mean(dim=-1)  # the means subtracted along the features
+    assert torch.allclose(wrong, square - square.mean(dim=-1)[None, :])
