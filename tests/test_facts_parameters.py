@@ -900,3 +900,21 @@ def test_orthogonal_weight_is_orthogonal_whatever_value_original_takes(ns):
         rotation.parametrizations.weight.original.copy_(5 * torch.randn(4, 4))
     Q = rotation.weight
     assert torch.allclose(Q @ Q.T, torch.eye(4), atol=1e-5)
+
+
+def test_lbfgs_also_leaves_a_parameter_whose_grad_is_none_untouched(ns):
+    model = copy.deepcopy(ns["net"])
+    model[0].requires_grad_(False)
+    optimizer = torch.optim.LBFGS(model.parameters(), lr=0.5)
+    weight = model[0].weight.detach().clone()
+
+    def closure():
+        optimizer.zero_grad()
+        loss = model(ns["X"]).pow(2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(2):
+        optimizer.step(closure)
+    assert model[0].weight.grad is None and torch.equal(model[0].weight, weight)
+    assert not torch.equal(model[2].weight, ns["net"][2].weight)
