@@ -3,9 +3,13 @@
 
 # --8<-- [start:setup]
 import copy
+import warnings
 
 import torch
 from torch import nn
+from torch.func import functional_call
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import orthogonal, weight_norm
 from torchinfo import summary
 
 torch.manual_seed(0)  # the same random numbers on every run
@@ -111,6 +115,73 @@ print(net[0].weight.grad is None, net[2].weight.grad is None)  # a frozen layer 
 net[0].requires_grad_(True)  # unfreeze it again
 net.zero_grad()
 # --8<-- [end:count-trainable]
+
+# --8<-- [start:frozen-in-the-optimizer]
+def step_after_freezing(set_to_none):
+    model = copy.deepcopy(net)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)  # all parameters, frozen or not
+    model(X).sum().backward()
+    optimizer.step()  # a first step fills the momentum buffers
+    model[0].requires_grad_(False)  # then the first layer is frozen
+    frozen = model[0].weight.detach().clone()
+    optimizer.zero_grad(set_to_none=set_to_none)
+    model(X).sum().backward()
+    optimizer.step()
+    return model[0].weight.grad, torch.equal(model[0].weight, frozen)
+
+
+for set_to_none in (True, False):
+    grad, unchanged = step_after_freezing(set_to_none)
+    print(f"set_to_none={set_to_none}: grad is None: {grad is None}, frozen weight unchanged: {unchanged}")
+# --8<-- [end:frozen-in-the-optimizer]
+
+# --8<-- [start:filter-frozen]
+model = copy.deepcopy(net)
+model[0].requires_grad_(False)
+optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9)
+print(sum(p.numel() for group in optimizer.param_groups for p in group["params"]))  # the 26 trainable ones
+model[0].requires_grad_(True)  # unfrozen later: the optimizer does not know these parameters yet
+optimizer.add_param_group({"params": list(model[0].parameters()), "lr": 0.01})
+print([(group["lr"], len(group["params"])) for group in optimizer.param_groups])
+# --8<-- [end:filter-frozen]
+
+# --8<-- [start:param-groups]
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.ReLU())  # pretrained, say
+        self.head = nn.Linear(8, 2)  # new: it gets a larger learning rate
+
+    def forward(self, X):
+        return self.head(self.body(X))
+
+
+def param_groups(model, lr, head_lr, weight_decay):
+    groups = {}  # (learning rate, weight decay) -> [(name, parameter), ...]
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue  # frozen parameters stay out of the optimizer
+        group_lr = head_lr if name.startswith("head.") else lr
+        decay = weight_decay if p.ndim > 1 else 0.0  # biases and norm weights are 1-D: no decay
+        groups.setdefault((group_lr, decay), []).append((name, p))
+    return [{"params": named, "lr": group_lr, "weight_decay": decay} for (group_lr, decay), named in groups.items()]
+
+
+classifier = Classifier()
+optimizer = torch.optim.AdamW(param_groups(classifier, lr=1e-4, head_lr=1e-3, weight_decay=0.05))
+for group in optimizer.param_groups:
+    print(group["lr"], group["weight_decay"], sum(p.numel() for p in group["params"]), group["param_names"])
+# --8<-- [end:param-groups]
+
+# --8<-- [start:param-groups-step]
+grouped = sum(len(group["params"]) for group in optimizer.param_groups)
+print(grouped, len(list(classifier.parameters())))  # every parameter is in a group
+before = copy.deepcopy(classifier.state_dict())
+classifier(X).sum().backward()
+optimizer.step()
+for name, p in classifier.named_parameters():
+    print(f"{name:13} moved by at most {(p.detach() - before[name]).abs().max().item():.1e}")
+# --8<-- [end:param-groups-step]
 
 # --8<-- [start:torchinfo-summary]
 # with input_data, torchinfo runs one forward pass on X and moves neither X nor the model
@@ -224,3 +295,198 @@ pair = nn.Sequential(first, nn.ReLU(), second)
 print([name for name, _ in pair.named_parameters()], list(pair.state_dict()))
 print(sum(p.numel() for p in pair.parameters()), summary(pair, input_data=X, verbose=0).total_params)
 # --8<-- [end:tied-weight-two-layers]
+
+# --8<-- [start:functional-call]
+torch.manual_seed(1)
+noisy = {name: p.detach() + 0.01 * torch.randn_like(p) for name, p in net.named_parameters()}  # perturbed copy
+before = copy.deepcopy(net.state_dict())
+out = functional_call(net, noisy, (X,))  # net's forward, with noisy's tensors as its parameters
+print(round((out - net(X)).abs().max().item(), 4))
+print(all(torch.equal(before[name], p) for name, p in net.named_parameters()))  # net itself is unchanged
+# --8<-- [end:functional-call]
+
+# --8<-- [start:functional-call-gradients]
+trial = {name: p.detach().clone().requires_grad_() for name, p in net.named_parameters()}
+functional_call(net, trial, (X,)).sum().backward()
+print(trial["0.weight"].grad is None, net[0].weight.grad is None)  # the gradients go to trial's tensors
+# --8<-- [end:functional-call-gradients]
+
+# --8<-- [start:functional-call-strict]
+typo = dict(noisy)
+typo["0.weights"] = typo.pop("0.weight")  # a wrong name: the module has 0.weight
+print(torch.equal(functional_call(net, typo, (X,)), out))  # silently computed with net's own 0.weight
+try:
+    functional_call(net, typo, (X,), strict=True)
+except RuntimeError as error:
+    print(f"{type(error).__name__}: {error}")
+# --8<-- [end:functional-call-strict]
+
+# --8<-- [start:parametrize-symmetric]
+class Symmetric(nn.Module):
+    def forward(self, X):
+        return X.triu() + X.triu(1).T  # the upper triangle, mirrored below the diagonal
+
+
+torch.manual_seed(0)
+sym = nn.Linear(4, 4)
+parametrize.register_parametrization(sym, "weight", Symmetric())
+print(sym)
+print(torch.equal(sym.weight, sym.weight.T), type(sym.weight).__name__, sym.weight.grad_fn is not None)
+print([name for name, _ in sym.named_parameters()])
+# --8<-- [end:parametrize-symmetric]
+
+# --8<-- [start:parametrize-step]
+original = sym.parametrizations.weight.original  # the parameter the optimizer trains
+sgd = torch.optim.SGD(sym.parameters(), lr=0.1)
+sym(X).pow(2).sum().backward()
+print(original.grad.round(decimals=4))  # below the diagonal: unused, so zero
+sgd.step()
+print(torch.equal(sym.weight, sym.weight.T))  # still symmetric after the step
+# --8<-- [end:parametrize-step]
+
+# --8<-- [start:parametrize-write]
+saved = original.detach().clone()
+nn.init.eye_(sym.weight)  # writes into a tensor computed for this access, then thrown away
+print(torch.equal(original, saved), torch.equal(sym.weight, torch.eye(4)))
+with torch.no_grad():
+    original.copy_(torch.eye(4))  # write the original instead
+print(torch.equal(sym.weight, torch.eye(4)))
+# --8<-- [end:parametrize-write]
+
+# --8<-- [start:parametrize-state-dict]
+print(list(sym.state_dict()))
+try:
+    sym.load_state_dict(nn.Linear(4, 4).state_dict())  # a plain layer's state dict
+except RuntimeError as error:
+    print(f"{type(error).__name__}: {error}")
+# --8<-- [end:parametrize-state-dict]
+
+# --8<-- [start:parametrize-remove]
+values = sym.weight.detach().clone()
+parametrize.remove_parametrizations(sym, "weight", leave_parametrized=True)  # keep the current values
+print(sym)
+print(list(sym.state_dict()), type(sym.weight).__name__, torch.equal(sym.weight, values))
+print(sym.weight is original)  # the same Parameter object: an existing optimizer still updates it
+# --8<-- [end:parametrize-remove]
+
+# --8<-- [start:parametrize-orthogonal]
+rotation = orthogonal(nn.Linear(4, 4))
+start = rotation.weight.detach().clone()
+sgd = torch.optim.SGD(rotation.parameters(), lr=0.1)
+for _ in range(3):
+    sgd.zero_grad()
+    rotation(X).pow(2).sum().backward()
+    sgd.step()
+Q = rotation.weight
+print(torch.equal(Q, start), torch.allclose(Q @ Q.T, torch.eye(4), atol=1e-5))  # changed, still orthogonal
+print(list(rotation.state_dict()))
+# --8<-- [end:parametrize-orthogonal]
+
+# --8<-- [start:weight-norm]
+scaled_rows = weight_norm(nn.Linear(4, 3))
+print([(name, tuple(p.shape)) for name, p in scaled_rows.named_parameters()])
+g = scaled_rows.parametrizations.weight.original0  # the norm of each row of the weight
+v = scaled_rows.parametrizations.weight.original1  # its direction
+print(torch.allclose(scaled_rows.weight, g * v / v.norm(dim=1, keepdim=True)))
+# --8<-- [end:weight-norm]
+
+# --8<-- [start:weight-norm-deprecated]
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    old_style = nn.utils.weight_norm(nn.Linear(4, 3))  # the old function
+print(caught[0].category.__name__, caught[0].message)
+print([name for name, _ in old_style.named_parameters()])
+print(weight_norm(nn.Linear(4, 3)).load_state_dict(old_style.state_dict()))  # the new one loads the old keys
+# --8<-- [end:weight-norm-deprecated]
+
+# --8<-- [start:exercise-count-parameters]
+counted = nn.Sequential(nn.Linear(10, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 4, bias=False))
+print([(name, p.numel()) for name, p in counted.named_parameters()])
+print(sum(p.numel() for p in counted.parameters()))
+print([(name, t.numel()) for name, t in counted.named_buffers()])
+print(sum(t.numel() for t in counted.state_dict().values()))  # parameters and buffers
+# --8<-- [end:exercise-count-parameters]
+
+# --8<-- [start:exercise-which-gradients]
+class TwoHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Linear(4, 3)
+        self.head_a = nn.Linear(3, 1)
+        self.head_b = nn.Linear(3, 1)
+        self.scale = nn.Parameter(torch.tensor([2.0]))
+
+    def forward(self, X):
+        return self.head_a(self.body(X)) * self.scale
+
+
+two_heads = TwoHeads()
+two_heads.body.requires_grad_(False)
+two_heads(X).sum().backward()
+# --8<-- [end:exercise-which-gradients]
+
+# --8<-- [start:exercise-which-gradients-solution]
+for name, p in two_heads.named_parameters():
+    print(f"{name:14} grad is None: {p.grad is None}")
+print(two_heads.scale.grad, bool(two_heads.scale.grad == True))
+# --8<-- [end:exercise-which-gradients-solution]
+
+# --8<-- [start:exercise-data-edit]
+w = nn.Parameter(torch.tensor(2.0))
+cube = w**3
+w.data.add_(1.0)  # w is 3 now
+cube.backward()
+# --8<-- [end:exercise-data-edit]
+
+# --8<-- [start:exercise-data-edit-solution]
+print(cube.item(), w.grad.item())
+w = nn.Parameter(torch.tensor(2.0))
+cube = w**3
+with torch.no_grad():
+    w.add_(1.0)  # the same edit, seen by autograd
+try:
+    cube.backward()
+except RuntimeError as error:
+    print(f"{type(error).__name__}: {error}")
+# --8<-- [end:exercise-data-edit-solution]
+
+# --8<-- [start:exercise-tied-counting]
+class TinyLM(nn.Module):
+    def __init__(self, vocab=10, dim=4):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.hidden = nn.Linear(dim, dim)
+        self.out = nn.Linear(dim, vocab, bias=False)
+        self.out.weight = self.embed.weight  # tie the output layer to the embedding
+
+    def forward(self, tokens):
+        return self.out(torch.relu(self.hidden(self.embed(tokens))))
+
+
+lm = TinyLM()
+# --8<-- [end:exercise-tied-counting]
+
+# --8<-- [start:exercise-tied-counting-solution]
+print(len(list(lm.parameters())), sum(p.numel() for p in lm.parameters()))
+print(len(lm.state_dict()), sum(t.numel() for t in lm.state_dict().values()))
+print([name for name, _ in lm.named_parameters()])
+# --8<-- [end:exercise-tied-counting-solution]
+
+# --8<-- [start:exercise-param-groups]
+def buggy_groups(model):
+    decay = [p for name, p in model.named_parameters() if name.endswith("weight")]
+    no_decay = [p for name, p in model.named_parameters() if name.endswith("bias")]
+    head = list(model.head.parameters())
+    return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}, {"params": head, "lr": 1e-3}]
+# --8<-- [end:exercise-param-groups]
+
+# --8<-- [start:exercise-param-groups-solution]
+try:
+    torch.optim.AdamW(buggy_groups(Classifier()), lr=1e-4, weight_decay=0.05)
+except ValueError as error:
+    print(f"{type(error).__name__}: {error}")
+print([name for name, _ in Classifier().named_parameters() if name.endswith("weight")])
+fixed = torch.optim.AdamW(param_groups(Classifier(), lr=1e-4, head_lr=1e-3, weight_decay=0.05))
+for group in fixed.param_groups:
+    print(group["lr"], group["weight_decay"], group["param_names"])
+# --8<-- [end:exercise-param-groups-solution]

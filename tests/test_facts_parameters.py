@@ -180,6 +180,168 @@ def test_snippet_unfreezes_the_first_layer_again(ns):
     assert all(p.requires_grad for p in ns["net"].parameters())
 
 
+OPTIMIZERS = [torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop, torch.optim.Adagrad,
+              torch.optim.Adadelta, torch.optim.Adamax, torch.optim.NAdam, torch.optim.RAdam, torch.optim.ASGD,
+              torch.optim.Rprop]
+
+
+@pytest.mark.parametrize("optimizer_class", OPTIMIZERS, ids=lambda c: c.__name__)
+def test_optimizers_skip_a_parameter_whose_grad_is_none(optimizer_class):
+    kwargs = {"lr": 0.1}
+    if "weight_decay" in inspect.signature(optimizer_class).parameters:
+        kwargs["weight_decay"] = 0.1  # even with weight decay, which needs no gradient to move a value
+    weight = nn.Parameter(torch.ones(3))
+    optimizer = optimizer_class([weight], **kwargs)
+    optimizer.step()
+    assert weight.grad is None and torch.equal(weight, torch.ones(3))
+
+
+def test_frozen_weight_moves_only_when_its_grad_is_zeros_not_none(ns):
+    grad, unchanged = ns["step_after_freezing"](True)
+    assert grad is None and unchanged
+    grad, unchanged = ns["step_after_freezing"](False)
+    assert torch.equal(grad, torch.zeros_like(grad)) and not unchanged
+
+
+@pytest.mark.parametrize("optimizer_class, kwargs", [
+    (torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}),
+    (torch.optim.SGD, {"lr": 0.1, "weight_decay": 0.1}),
+    (torch.optim.Adam, {"lr": 0.1}),
+    (torch.optim.AdamW, {"lr": 0.1}),
+], ids=["momentum", "weight-decay", "adam", "adamw"])
+def test_zero_gradients_still_move_a_frozen_parameter(ns, optimizer_class, kwargs):
+    for set_to_none in (True, False):
+        model = copy.deepcopy(ns["net"])
+        optimizer = optimizer_class(model.parameters(), **kwargs)
+        model(ns["X"]).sum().backward()
+        optimizer.step()
+        model[0].requires_grad_(False)
+        frozen = model[0].weight.detach().clone()
+        optimizer.zero_grad(set_to_none=set_to_none)
+        model(ns["X"]).sum().backward()
+        optimizer.step()
+        assert torch.equal(model[0].weight, frozen) is set_to_none
+
+
+def test_weight_decay_alone_moves_a_parameter_with_a_zero_gradient():
+    weight = nn.Parameter(torch.ones(3))
+    weight.grad = torch.zeros(3)
+    torch.optim.SGD([weight], lr=0.1, weight_decay=0.1).step()
+    assert (weight < 1).all()
+
+
+def test_filtered_optimizer_holds_the_26_trainable_values_and_a_group_added_later(ns):
+    model = copy.deepcopy(ns["net"])
+    model[0].requires_grad_(False)
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9)
+    held = [p for group in optimizer.param_groups for p in group["params"]]
+    assert sum(p.numel() for p in held) == 26
+    assert not any(p is model[0].weight or p is model[0].bias for p in held)
+    optimizer.add_param_group({"params": list(model[0].parameters()), "lr": 0.01})
+    assert [(group["lr"], len(group["params"])) for group in optimizer.param_groups] == [(0.1, 4), (0.01, 2)]
+    assert optimizer.param_groups[1]["momentum"] == 0.9  # a setting the group leaves out: the optimizer's
+
+
+def test_a_group_without_a_setting_takes_the_optimizers_default():
+    weight, bias = nn.Parameter(torch.ones(2, 2)), nn.Parameter(torch.ones(2))
+    optimizer = torch.optim.AdamW([{"params": [weight]}, {"params": [bias], "weight_decay": 0.0}])
+    assert optimizer.param_groups[0]["lr"] == 1e-3 and optimizer.param_groups[0]["weight_decay"] == 0.01
+    assert optimizer.param_groups[1]["weight_decay"] == 0.0
+
+
+def test_adamw_decays_every_parameter_by_001_unless_told_otherwise(ns):
+    assert inspect.signature(torch.optim.AdamW).parameters["weight_decay"].default == 0.01
+    optimizer = torch.optim.AdamW(ns["Classifier"]().parameters())
+    assert len(optimizer.param_groups) == 1 and optimizer.param_groups[0]["weight_decay"] == 0.01
+    norm = nn.LayerNorm(3)
+    norm.weight.grad = torch.zeros(3)
+    torch.optim.AdamW(norm.parameters(), lr=0.1).step()
+    assert (norm.weight < 1).all()  # the LayerNorm scale, which starts at 1, is pulled towards zero
+
+
+def test_param_groups_split_by_head_and_by_shape(ns):
+    groups = ns["param_groups"](ns["Classifier"](), lr=1e-4, head_lr=1e-3, weight_decay=0.05)
+    summary_ = [(g["lr"], g["weight_decay"], [name for name, _ in g["params"]]) for g in groups]
+    assert summary_ == [
+        (1e-4, 0.05, ["body.0.weight"]),
+        (1e-4, 0.0, ["body.0.bias", "body.1.weight", "body.1.bias"]),
+        (1e-3, 0.05, ["head.weight"]),
+        (1e-3, 0.0, ["head.bias"]),
+    ]
+
+
+def test_the_one_dimensional_parameters_are_the_biases_and_the_norm_weights(ns):
+    classifier = ns["Classifier"]()
+    one_d = {name for name, p in classifier.named_parameters() if p.ndim == 1}
+    norm_weights = {f"body.{i}.weight" for i, m in enumerate(classifier.body) if isinstance(m, nn.LayerNorm)}
+    biases = {name for name, _ in classifier.named_parameters() if name.endswith("bias")}
+    assert one_d == biases | norm_weights and norm_weights == {"body.1.weight"}
+
+
+def test_param_groups_leave_frozen_parameters_out(ns):
+    classifier = ns["Classifier"]()
+    classifier.body.requires_grad_(False)
+    groups = ns["param_groups"](classifier, lr=1e-4, head_lr=1e-3, weight_decay=0.05)
+    assert [name for g in groups for name, _ in g["params"]] == ["head.weight", "head.bias"]
+
+
+def test_snippet_optimizer_groups_are_as_printed(ns):
+    printed = [(g["lr"], g["weight_decay"], sum(p.numel() for p in g["params"]), g["param_names"])
+               for g in ns["optimizer"].param_groups]
+    assert [count for _, _, count, _ in printed] == [32, 24, 16, 2]
+    assert sum(count for _, _, count, _ in printed) == sum(p.numel() for p in ns["classifier"].parameters())
+
+
+def test_optimizers_accept_named_parameters_and_keep_the_names():
+    layer = nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(layer.named_parameters(), lr=0.1)
+    assert optimizer.param_groups[0]["param_names"] == ["weight", "bias"]
+    assert optimizer.param_groups[0]["params"][0] is layer.weight
+
+
+def test_a_parameter_in_two_groups_is_an_error_one_in_none_is_not():
+    layer = nn.Linear(3, 2)
+    with pytest.raises(ValueError, match="some parameters appear in more than one parameter group"):
+        torch.optim.AdamW([{"params": [layer.weight, layer.bias]}, {"params": [layer.bias]}])
+    optimizer = torch.optim.SGD([layer.weight], lr=0.1)  # the bias is in no group
+    bias = layer.bias.detach().clone()
+    layer(torch.rand(4, 3)).sum().backward()
+    optimizer.step()
+    assert layer.bias.grad is not None and torch.equal(layer.bias, bias)
+
+
+def test_every_parameter_of_the_snippet_classifier_is_in_exactly_one_group(ns):
+    held = [p for group in ns["optimizer"].param_groups for p in group["params"]]
+    parameters = list(ns["classifier"].parameters())
+    assert ns["grouped"] == len(parameters) == len(held) == 6
+    assert all(sum(p is q for q in held) == 1 for p in parameters)
+
+
+def test_adamw_first_step_moves_each_value_by_about_its_groups_learning_rate(ns):
+    torch.manual_seed(0)
+    classifier = ns["Classifier"]()
+    optimizer = torch.optim.AdamW(ns["param_groups"](classifier, lr=1e-4, head_lr=1e-3, weight_decay=0.05))
+    before = copy.deepcopy(classifier.state_dict())
+    classifier(ns["X"]).sum().backward()
+    optimizer.step()
+    for name, p in classifier.named_parameters():
+        lr = 1e-3 if name.startswith("head.") else 1e-4
+        moved = (p.detach() - before[name]).abs()
+        assert (moved[p.grad != 0] > 0.95 * lr).all(), name  # every value with a gradient
+        assert moved.max().item() < 1.05 * lr, name
+
+
+def test_a_group_with_lr_zero_is_not_a_freeze(ns):
+    model = copy.deepcopy(ns["net"])
+    optimizer = torch.optim.SGD([{"params": model[0].parameters(), "lr": 0.0},
+                                 {"params": [*model[2].parameters(), *model[4].parameters()]}], lr=0.1)
+    weight = model[0].weight.detach().clone()
+    model(ns["X"]).sum().backward()
+    assert model[0].weight.grad is not None  # computed and stored all the same
+    optimizer.step()
+    assert torch.equal(model[0].weight, weight)
+
+
 def test_torchinfo_counts_51(ns):
     stats = summary(ns["net"], input_data=ns["X"], verbose=0)
     assert stats.total_params == 51 and stats.trainable_params == 51
@@ -409,3 +571,350 @@ def test_one_parameter_in_two_layers_gets_the_sum_of_both_gradients(ns):
     untied(ns["X"]).sum().backward()
     assert torch.allclose(pair[0].weight.grad, untied[0].weight.grad + untied[2].weight.grad)
     assert not torch.allclose(pair[0].weight.grad, untied[0].weight.grad)
+
+
+def test_functional_call_computes_what_a_copy_with_the_dicts_values_computes(ns):
+    net, X, noisy = ns["net"], ns["X"], ns["noisy"]
+    copy_ = copy.deepcopy(net)
+    copy_.load_state_dict(noisy)
+    assert torch.allclose(ns["out"], copy_(X))
+    difference = (ns["out"] - net(X)).abs().max().item()
+    assert round(difference, 4) == 0.0049
+
+
+def test_functional_call_leaves_the_module_unchanged(ns):
+    net, X = copy.deepcopy(ns["net"]), ns["X"]
+    before, objects = copy.deepcopy(net.state_dict()), list(net.parameters())
+    ns["functional_call"](net, ns["noisy"], (X,))
+    assert all(torch.equal(before[name], p) for name, p in net.named_parameters())
+    assert all(p is q for p, q in zip(net.parameters(), objects))  # the same Parameter objects, put back
+
+
+def test_functional_call_sends_the_gradients_to_the_dicts_tensors(ns):
+    net, X = copy.deepcopy(ns["net"]), ns["X"]
+    trial = {name: p.detach().clone().requires_grad_() for name, p in net.named_parameters()}
+    ns["functional_call"](net, trial, (X,)).sum().backward()
+    assert all(p.grad is None for p in net.parameters())
+    net(X).sum().backward()  # the same values: the same gradients
+    assert all(torch.allclose(trial[name].grad, p.grad) for name, p in net.named_parameters())
+
+
+def test_functional_call_gradients_flow_through_tensors_computed_from_the_parameters(ns):
+    net, X = copy.deepcopy(ns["net"]), ns["X"]
+    net(X).sum().backward()
+    fast = {name: p - 0.1 * p.grad for name, p in net.named_parameters()}  # as in meta-learning
+    net.zero_grad()
+    ns["functional_call"](net, fast, (X,)).sum().backward()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_functional_call_ignores_a_misspelt_or_missing_name_unless_strict(ns):
+    net, X, noisy = ns["net"], ns["X"], ns["noisy"]
+    own_first_weight = dict(noisy, **{"0.weight": net[0].weight.detach()})
+    assert torch.equal(ns["functional_call"](net, ns["typo"], (X,)), ns["functional_call"](net, own_first_weight, (X,)))
+    assert not torch.equal(ns["functional_call"](net, ns["typo"], (X,)), ns["out"])
+    partial = {"0.weight": noisy["0.weight"]}
+    assert torch.equal(ns["functional_call"](net, partial, (X,)),
+                       ns["functional_call"](net, dict(dict(net.named_parameters()), **partial), (X,)))
+    with pytest.raises(RuntimeError, match="Missing key"):
+        ns["functional_call"](net, partial, (X,), strict=True)
+    with pytest.raises(RuntimeError, match="Unexpected key.*'0.weights'"):
+        ns["functional_call"](net, ns["typo"], (X,), strict=True)
+
+
+def test_functional_call_keeps_tied_parameters_tied(ns):
+    pair, X = ns["pair"], ns["X"]
+    first, second = pair[0], pair[2]
+    hidden = torch.relu(X + first.bias)  # the first layer with an identity weight
+    out = ns["functional_call"](pair, {"0.weight": torch.eye(4)}, (X,))
+    assert torch.allclose(out, hidden + second.bias)  # the second layer used it too
+    untied = ns["functional_call"](pair, {"0.weight": torch.eye(4)}, (X,), tie_weights=False)
+    assert torch.allclose(untied, hidden @ second.weight.T + second.bias) and not torch.allclose(untied, out)
+    with pytest.raises(ValueError, match="tied"):
+        ns["functional_call"](pair, {"0.weight": torch.eye(4), "2.weight": torch.ones(4, 4)}, (X,))
+
+
+def make_symmetric(ns, seed=0):
+    torch.manual_seed(seed)
+    layer = nn.Linear(4, 4)
+    ns["parametrize"].register_parametrization(layer, "weight", ns["Symmetric"]())
+    return layer
+
+
+def test_a_parametrized_layer_is_a_subclass_with_a_computed_weight(ns):
+    layer = make_symmetric(ns)
+    assert type(layer).__name__ == "ParametrizedLinear"
+    assert isinstance(layer, nn.Linear) and type(layer) is not nn.Linear
+    weight = layer.weight
+    assert torch.equal(weight, weight.T) and type(weight) is torch.Tensor and weight.grad_fn is not None
+    assert [name for name, _ in layer.named_parameters()] == ["bias", "parametrizations.weight.original"]
+    assert layer.weight is not weight  # a new tensor at each access
+
+
+def test_registering_makes_the_old_weight_object_the_original(ns):
+    torch.manual_seed(0)
+    layer = nn.Linear(4, 4)
+    weight = layer.weight
+    ns["parametrize"].register_parametrization(layer, "weight", ns["Symmetric"]())
+    assert layer.parametrizations.weight.original is weight
+
+
+def test_the_originals_gradient_is_zero_below_the_diagonal_and_collects_both_positions_above(ns):
+    layer = make_symmetric(ns)
+    weight = layer.weight
+    weight.retain_grad()
+    nn.functional.linear(ns["X"], weight, layer.bias).pow(2).sum().backward()
+    G, grad = weight.grad, layer.parametrizations.weight.original.grad
+    assert torch.equal(grad.tril(-1), torch.zeros(4, 4))
+    assert torch.allclose(grad.triu(1), (G + G.T).triu(1))
+    assert torch.allclose(grad.diagonal(), G.diagonal())
+
+
+def test_the_weight_stays_exactly_symmetric_after_optimizer_steps(ns):
+    layer = make_symmetric(ns)
+    optimizer = torch.optim.Adam(layer.parameters(), lr=0.1)
+    for _ in range(3):
+        optimizer.zero_grad()
+        layer(ns["X"]).pow(2).sum().backward()
+        optimizer.step()
+    assert torch.equal(layer.weight, layer.weight.T)
+    assert not torch.equal(layer.parametrizations.weight.original, layer.parametrizations.weight.original.T)
+
+
+def test_writing_into_a_parametrized_weight_changes_nothing(ns):
+    layer = make_symmetric(ns)
+    original = layer.parametrizations.weight.original.detach().clone()
+    weight = layer.weight.detach().clone()
+    nn.init.eye_(layer.weight)
+    nn.init.zeros_(layer.weight)
+    with torch.no_grad():
+        layer.weight.fill_(3.0)
+    assert torch.equal(layer.parametrizations.weight.original, original) and torch.equal(layer.weight, weight)
+    with torch.no_grad():
+        layer.parametrizations.weight.original.copy_(torch.eye(4))
+    assert torch.equal(layer.weight, torch.eye(4))
+
+
+def test_assigning_the_weight_needs_a_right_inverse(ns):
+    layer = make_symmetric(ns)
+    assert not hasattr(ns["Symmetric"](), "right_inverse")
+    with pytest.raises(RuntimeError, match="right_inverse"):
+        layer.weight = torch.eye(4)
+    rotation = ns["orthogonal"](nn.Linear(4, 4))
+    Q = torch.linalg.qr(torch.randn(4, 4)).Q
+    rotation.weight = Q
+    assert torch.allclose(rotation.weight, Q, atol=1e-5)
+    scaled = ns["weight_norm"](nn.Linear(4, 3))
+    value = torch.randn(3, 4)
+    scaled.weight = value
+    assert torch.allclose(scaled.weight, value, atol=1e-6)
+
+
+def test_cached_computes_each_parametrized_weight_once(ns):
+    calls = []
+
+    class Counted(ns["Symmetric"]):
+        def forward(self, X):
+            calls.append(1)
+            return super().forward(X)
+
+    layer = nn.Linear(4, 4)
+    ns["parametrize"].register_parametrization(layer, "weight", Counted())
+    calls.clear()
+    layer(ns["X"]), layer(ns["X"])
+    assert len(calls) == 2
+    calls.clear()
+    with ns["parametrize"].cached():
+        layer(ns["X"]), layer(ns["X"])
+    assert len(calls) == 1
+
+
+def test_state_dict_of_a_parametrized_layer_and_plain_checkpoints(ns):
+    layer = make_symmetric(ns)
+    assert list(layer.state_dict()) == ["bias", "parametrizations.weight.original"]
+    with pytest.raises(RuntimeError, match="Unexpected key.*\"weight\""):
+        layer.load_state_dict(nn.Linear(4, 4).state_dict())
+    with pytest.raises(RuntimeError, match="parametrizations.weight.original"):
+        nn.Linear(4, 4).load_state_dict(layer.state_dict())
+    plain = nn.Linear(4, 4)
+    checkpoint = nn.Linear(4, 4).state_dict()
+    plain.load_state_dict(checkpoint)  # before registering
+    ns["parametrize"].register_parametrization(plain, "weight", ns["Symmetric"]())
+    assert torch.equal(plain.parametrizations.weight.original, checkpoint["weight"])
+    assert torch.equal(plain.weight, ns["Symmetric"]()(checkpoint["weight"]))
+
+
+def test_remove_parametrizations_keeps_the_constrained_or_the_original_values(ns):
+    assert inspect.signature(ns["parametrize"].remove_parametrizations).parameters["leave_parametrized"].default is True
+    for leave in (True, False):
+        layer = make_symmetric(ns)
+        original = layer.parametrizations.weight.original
+        kept = layer.weight.detach().clone() if leave else original.detach().clone()
+        ns["parametrize"].remove_parametrizations(layer, "weight", leave_parametrized=leave)
+        assert type(layer) is nn.Linear and list(layer.state_dict()) == ["bias", "weight"]
+        assert type(layer.weight) is nn.Parameter and layer.weight is original
+        assert torch.equal(layer.weight, kept)
+    assert not torch.equal(kept, kept.T)  # leave_parametrized=False: the unconstrained values
+
+
+def test_snippet_removed_the_parametrization_keeping_the_values(ns):
+    sym = ns["sym"]
+    assert type(sym) is nn.Linear and sym.weight is ns["original"] and torch.equal(sym.weight, ns["values"])
+
+
+def test_an_optimizer_created_before_removal_goes_on_training_the_weight(ns):
+    layer = make_symmetric(ns)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    ns["parametrize"].remove_parametrizations(layer, "weight")
+    weight = layer.weight.detach().clone()
+    layer(ns["X"]).pow(2).sum().backward()
+    optimizer.step()
+    assert not torch.equal(layer.weight, weight)
+    assert not torch.equal(layer.weight, layer.weight.T)  # no constraint any more
+
+
+def test_orthogonal_is_orthogonal_from_the_start_and_after_steps(ns):
+    rotation = ns["orthogonal"](nn.Linear(4, 4))
+    Q = rotation.weight
+    assert torch.allclose(Q @ Q.T, torch.eye(4), atol=1e-5)
+    Q = ns["rotation"].weight
+    assert not torch.equal(Q, ns["start"]) and torch.allclose(Q @ Q.T, torch.eye(4), atol=1e-5)
+
+
+def test_orthogonals_extra_state_dict_entry_is_a_buffer_the_weight_is_expressed_relative_to(ns):
+    rotation = ns["orthogonal"](nn.Linear(4, 4))
+    assert [name for name, _ in rotation.named_buffers()] == ["parametrizations.weight.0.base"]
+    assert list(rotation.state_dict())[-1] == "parametrizations.weight.0.base"
+    inspect_source = inspect.getsource(type(rotation.parametrizations.weight[0]).forward)
+    assert "self.base @ Q" in inspect_source
+    assert inspect.signature(ns["orthogonal"]).parameters["use_trivialization"].default is True
+    plain = ns["orthogonal"](nn.Linear(4, 4), use_trivialization=False)
+    assert "parametrizations.weight.0.base" not in plain.state_dict()
+
+
+def test_weight_norm_has_g_and_v_and_keeps_the_weights_values(ns):
+    torch.manual_seed(3)
+    layer = nn.Linear(4, 3)
+    weight = layer.weight.detach().clone()
+    ns["weight_norm"](layer)
+    g, v = layer.parametrizations.weight.original0, layer.parametrizations.weight.original1
+    assert g.shape == (3, 1) and v.shape == (3, 4)
+    assert torch.allclose(layer.weight, weight) and torch.equal(v, weight)
+    assert torch.allclose(g, weight.norm(dim=1, keepdim=True))
+    assert torch.allclose(layer.weight, g * v / v.norm(dim=1, keepdim=True))
+
+
+def test_old_weight_norm_warns_on_each_call_and_still_works():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first, second = nn.utils.weight_norm(nn.Linear(4, 3)), nn.utils.weight_norm(nn.Linear(4, 3))
+    assert [w.category for w in caught] == [FutureWarning, FutureWarning]
+    assert "torch.nn.utils.parametrizations.weight_norm" in str(caught[0].message)
+    assert "deprecated" in nn.utils.weight_norm.__doc__
+    assert [name for name, _ in first.named_parameters()] == ["bias", "weight_g", "weight_v"]
+    assert any(type(hook).__name__ == "WeightNorm" for hook in second._forward_pre_hooks.values())
+    assert first.weight is first.weight  # recomputed before each call, not on each access
+    scaled = torch.nn.utils.parametrizations.weight_norm(nn.Linear(4, 3))
+    assert scaled.weight is not scaled.weight  # the new one: on each access
+
+
+def test_new_weight_norm_loads_an_old_state_dict_and_computes_the_same(ns):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        old = nn.utils.weight_norm(nn.Linear(4, 3))
+    new = ns["weight_norm"](nn.Linear(4, 3))
+    result = new.load_state_dict(old.state_dict())
+    assert not result.missing_keys and not result.unexpected_keys
+    assert torch.equal(new.parametrizations.weight.original0, old.weight_g)
+    assert torch.equal(new.parametrizations.weight.original1, old.weight_v)
+    assert torch.allclose(new(ns["X"]), old(ns["X"]))
+    ns["parametrize"].remove_parametrizations(new, "weight")
+    assert list(new.state_dict()) == ["bias", "weight"]
+
+
+def test_exercise_count_parameters(ns):
+    counted = ns["counted"]
+    assert sum(p.numel() for p in counted.parameters()) == 544
+    assert sum(t.numel() for t in counted.state_dict().values()) == 609 == 544 + 65
+    assert sum(t.numel() for t in counted.buffers()) == 65
+    assert 544 - sum(p.numel() for p in counted[1].parameters()) == 480
+
+
+def test_exercise_which_gradients(ns):
+    two_heads = ns["two_heads"]
+    none = {name for name, p in two_heads.named_parameters() if p.grad is None}
+    assert none == {"body.weight", "body.bias", "head_b.weight", "head_b.bias"}
+    assert two_heads.scale.grad.numel() == 1 and round(two_heads.scale.grad.item(), 4) == -0.1791
+    assert (two_heads.scale.grad == True).tolist() == [False]
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(two_heads.head_a.weight.grad == True)
+
+
+def test_exercise_data_edit(ns):
+    assert ns["cube"].item() == 8.0
+    w = nn.Parameter(torch.tensor(2.0))
+    cube = w**3
+    w.data.add_(1.0)
+    cube.backward()
+    assert w.grad.item() == 27.0 != 3 * 2.0**2
+    w = nn.Parameter(torch.tensor(2.0))
+    loss = 3 * w
+    w.data.add_(1.0)
+    loss.backward()
+    assert w.grad.item() == 3.0  # its backward does not read w
+
+
+def test_exercise_tied_counting(ns):
+    lm = ns["lm"]
+    assert lm.out.weight is lm.embed.weight and lm.out.weight.shape == nn.Linear(4, 10).weight.shape
+    assert (len(list(lm.parameters())), sum(p.numel() for p in lm.parameters())) == (3, 60)
+    assert (len(lm.state_dict()), sum(t.numel() for t in lm.state_dict().values())) == (4, 100)
+    assert summary(lm, input_data=torch.tensor([[1, 2, 3]]), verbose=0).total_params == 100
+
+
+def test_exercise_param_groups(ns):
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        torch.optim.AdamW(ns["buggy_groups"](ns["Classifier"]()), lr=1e-4, weight_decay=0.05)
+    groups = ns["buggy_groups"](ns["Classifier"]())
+    classifier = ns["Classifier"]()
+    decay = ns["buggy_groups"](classifier)[0]["params"]
+    assert any(p is classifier.body[1].weight for p in decay)  # the LayerNorm scale would be decayed
+    assert len(groups) == 3
+    fixed = ns["fixed"].param_groups
+    assert [(g["lr"], g["weight_decay"], g["param_names"]) for g in fixed] == [
+        (1e-4, 0.05, ["body.0.weight"]),
+        (1e-4, 0.0, ["body.0.bias", "body.1.weight", "body.1.bias"]),
+        (1e-3, 0.05, ["head.weight"]),
+        (1e-3, 0.0, ["head.bias"]),
+    ]
+
+
+def test_orthogonal_weight_is_orthogonal_whatever_value_original_takes(ns):
+    rotation = ns["orthogonal"](nn.Linear(4, 4))
+    torch.manual_seed(5)
+    with torch.no_grad():
+        rotation.parametrizations.weight.original.copy_(5 * torch.randn(4, 4))
+    Q = rotation.weight
+    assert torch.allclose(Q @ Q.T, torch.eye(4), atol=1e-5)
+
+
+def test_lbfgs_also_leaves_a_parameter_whose_grad_is_none_untouched(ns):
+    model = copy.deepcopy(ns["net"])
+    model[0].requires_grad_(False)
+    optimizer = torch.optim.LBFGS(model.parameters(), lr=0.5)
+    weight = model[0].weight.detach().clone()
+
+    def closure():
+        optimizer.zero_grad()
+        loss = model(ns["X"]).pow(2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(2):
+        optimizer.step(closure)
+    assert model[0].weight.grad is None and torch.equal(model[0].weight, weight)
+    assert not torch.equal(model[2].weight, ns["net"][2].weight)
