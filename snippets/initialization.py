@@ -2,6 +2,7 @@
 # Every section below is shown on docs/en/initialization.md and docs/zh/initialization.md, in this order.
 
 # --8<-- [start:setup]
+import inspect
 import math
 from functools import partial
 
@@ -10,13 +11,11 @@ from torch import nn
 from torch.nn import functional as F
 
 torch.manual_seed(0)  # the same random numbers on every run
+X_toy = torch.randn(64, 4)
+y_toy = X_toy[:, :1] * X_toy[:, 1:2]  # a target that needs hidden units of different kinds
 # --8<-- [end:setup]
 
 # --8<-- [start:symmetry]
-X_toy = torch.randn(64, 4)
-y_toy = X_toy[:, :1] * X_toy[:, 1:2]  # a target that needs hidden units of different kinds
-
-
 def train(net, steps=200):
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
     for _ in range(steps):
@@ -231,6 +230,64 @@ for name, std in [("right", right_std), ("misread", misread_std)]:
     print(f"{name:8} mean square after layer {DEPTH}: {mean_squares[-1]:.3g}")
 # --8<-- [end:std-not-variance]
 
+# --8<-- [start:other-defaults]
+embedding = nn.Embedding(1000, 64)
+print(f"Embedding(1000, 64): mean {embedding.weight.mean().item():+.4f}, std {embedding.weight.std().item():.4f}")
+print("Embedding(10, 4, padding_idx=0), row 0:", nn.Embedding(10, 4, padding_idx=0).weight[0].detach())
+conv1d = nn.Conv1d(8, 16, kernel_size=5)
+fan_in = conv1d.in_channels * conv1d.kernel_size[0]  # 8 channels * 5 positions feed each output value
+print(f"Conv1d(8, 16, 5): fan_in {fan_in}, max |w| {conv1d.weight.abs().max().item():.4f} "
+      f"<= 1/sqrt(fan_in) = {1 / math.sqrt(fan_in):.4f}")
+rnn = nn.RNN(input_size=10, hidden_size=64)
+print("RNN(10, 64), max |p|:", {name: round(p.abs().max().item(), 4) for name, p in rnn.named_parameters()})
+for norm in (nn.LayerNorm(8), nn.BatchNorm1d(8)):
+    print(f"{type(norm).__name__}: weight all 1: {bool((norm.weight == 1).all())}, "
+          f"bias all 0: {bool((norm.bias == 0).all())}")
+# --8<-- [end:other-defaults]
+
+# --8<-- [start:trunc-normal]
+sigma = 0.02
+as_written = nn.init.trunc_normal_(torch.empty(1000, 1000), std=sigma)  # a=-2, b=2: here, 100 sigma
+cut_at_2_sigma = nn.init.trunc_normal_(torch.empty(1000, 1000), std=sigma, a=-2 * sigma, b=2 * sigma)
+print("bounds               max |w|            beyond 2 sigma     std")
+for name, values in [("a=-2, b=2", as_written), ("a=-2*sigma, b=2*sigma", cut_at_2_sigma)]:
+    largest, beyond = values.abs().max().item(), (values.abs() > 2 * sigma).float().mean().item()
+    print(f"{name:21} {largest:.4f} ({largest / sigma:.1f} sigma) {beyond:14.2%} {values.std().item():11.4f}")
+density = math.exp(-2) / math.sqrt(2 * math.pi)  # of N(0, 1) at 2
+mass = math.erf(2 / math.sqrt(2))  # the probability that N(0, 1) lies within +-2
+print(f"theory, N(0, sigma^2) cut at +-2 sigma: std {sigma * math.sqrt(1 - 4 * density / mass):.4f}")
+# --8<-- [end:trunc-normal]
+
+# --8<-- [start:orthogonal]
+W_default = rnn.weight_hh_l0.detach().clone()  # the default: U(-1/8, 1/8)
+nn.init.orthogonal_(rnn.weight_hh_l0)
+W_orthogonal = rnn.weight_hh_l0.detach()
+W_gain = nn.init.orthogonal_(torch.empty(64, 64), gain=1.1)
+print("W W^T = I:", torch.allclose(W_orthogonal @ W_orthogonal.T, torch.eye(64), atol=1e-5))
+print("gain 1.1, W W^T = 1.21 I:", torch.allclose(W_gain @ W_gain.T, 1.21 * torch.eye(64), atol=1e-5))
+h_start = torch.randn(64)
+print("weight_hh             singular values  largest |eigenvalue|  |h| after 50 steps / |h| at start")
+for name, W_hh in [("default", W_default), ("orthogonal", W_orthogonal), ("orthogonal, gain 1.1", W_gain)]:
+    singular_values, eigenvalues = torch.linalg.svdvals(W_hh), torch.linalg.eigvals(W_hh)
+    h = h_start
+    for _ in range(50):
+        h = W_hh @ h  # one step of the recurrence, without the input and the tanh
+    print(f"{name:20} {singular_values.min().item():6.3f} to {singular_values.max().item():.3f} "
+          f"{eigenvalues.abs().max().item():17.3f} {(h.norm() / h_start.norm()).item():22.3g}")
+# --8<-- [end:orthogonal]
+
+# --8<-- [start:orthogonal-lstm]
+lstm = nn.LSTM(input_size=10, hidden_size=64)
+print(tuple(lstm.weight_hh_l0.shape))  # the four gates' (64, 64) matrices, stacked
+nn.init.orthogonal_(lstm.weight_hh_l0)  # orthogonal as a whole ...
+print("whole:   ", [f"{s.min().item():.3f} to {s.max().item():.3f}"
+                    for s in map(torch.linalg.svdvals, lstm.weight_hh_l0.detach().chunk(4))])
+for gate in lstm.weight_hh_l0.chunk(4):  # ... or gate by gate
+    nn.init.orthogonal_(gate)
+print("per gate:", [f"{s.min().item():.3f} to {s.max().item():.3f}"
+                    for s in map(torch.linalg.svdvals, lstm.weight_hh_l0.detach().chunk(4))])
+# --8<-- [end:orthogonal-lstm]
+
 # --8<-- [start:custom-init]
 def my_init(module):
     if isinstance(module, nn.Linear):
@@ -268,6 +325,39 @@ try:
 except RuntimeError as error:
     print(f"{type(error).__name__}: {error}")
 # --8<-- [end:set-directly]
+
+# --8<-- [start:generator]
+accepts_generator = [name for name in dir(nn.init) if name.endswith("_") and not name.startswith("_")
+                     and "generator" in inspect.signature(getattr(nn.init, name)).parameters]
+print(accepts_generator)
+twins = [nn.Linear(256, 256) for _ in range(2)]
+global_state = torch.get_rng_state()
+for layer in twins:
+    generator = torch.Generator().manual_seed(2024)  # a stream of random numbers of its own
+    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu", generator=generator)
+print("same weights:", torch.equal(twins[0].weight, twins[1].weight))
+print("global stream untouched:", torch.equal(torch.get_rng_state(), global_state))
+# --8<-- [end:generator]
+
+# --8<-- [start:manual-seed-in-init]
+def init_with_manual_seed(layer):
+    torch.manual_seed(2024)  # resets the global stream, which dropout and shuffling also draw from
+    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+
+
+after_init = []
+for run_seed in (1, 2):  # two runs that should differ
+    torch.manual_seed(run_seed)
+    init_with_manual_seed(nn.Linear(256, 256))
+    after_init.append(torch.rand(3))  # say, the first random numbers of training
+print("seeds 1 and 2, the same numbers after init:", torch.equal(*after_init))
+
+global_state = torch.get_rng_state()
+with torch.random.fork_rng():  # saves the global state, restores it on exit
+    torch.manual_seed(2024)
+    seeded = nn.Linear(256, 256)  # the layer's own default init, which takes no generator
+print("global stream untouched:", torch.equal(torch.get_rng_state(), global_state))
+# --8<-- [end:manual-seed-in-init]
 
 # --8<-- [start:output-layer-gain]
 hidden = torch.relu(torch.randn(10_000, 256) * math.sqrt(2))  # like activations after a Kaiming layer and its ReLU
@@ -316,3 +406,114 @@ for name, param in model.named_parameters():
     print(f"{name:14} {tuple(param.shape)!s:7} {'zeros' if torch.all(param == 0) else 'random'}")
 print(sum(param.numel() for param in model.parameters()))
 # --8<-- [end:my-mlp]
+
+# --8<-- [start:meta-init]
+global_state = torch.get_rng_state()
+with torch.device("meta"):
+    meta_model = MyMLP()  # its reset_parameters runs too, on tensors that have no data
+print(meta_model.hidden1.bias)
+print("random numbers drawn:", not torch.equal(torch.get_rng_state(), global_state))
+torch.use_deterministic_algorithms(True)  # in this mode, memory that to_empty leaves unwritten is NaN
+meta_model.to_empty(device="cpu")
+torch.use_deterministic_algorithms(False)
+after_to_empty = {name: "NaN" if param.isnan().all() else "values" for name, param in meta_model.named_parameters()}
+meta_model.reset_parameters()  # the one initialization that counts
+print("parameter      after to_empty  after reset_parameters")
+for name, param in meta_model.named_parameters():
+    state = "NaN" if param.isnan().any() else "zeros" if torch.all(param == 0) else "random"
+    print(f"{name:14} {after_to_empty[name]:15} {state}")
+# --8<-- [end:meta-init]
+
+# --8<-- [start:exercise-equal-first-layer]
+half_equal = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))  # the output layer keeps its random default
+nn.init.constant_(half_equal[0].weight, 0.5)
+nn.init.zeros_(half_equal[0].bias)
+equal_first_layer_loss = train(half_equal)
+equal_first_layer_distinct = torch.unique(half_equal[0].weight.detach(), dim=0).shape[0]
+print(f"distinct hidden units {equal_first_layer_distinct}, loss after {equal_first_layer_loss:.4f}")
+# --8<-- [end:exercise-equal-first-layer]
+
+# --8<-- [start:exercise-variance-notation]
+paper_layer = nn.Linear(512, 256)
+wrong = nn.init.normal_(torch.empty(256, 512), mean=0, std=2 / 512)  # the variance passed as std
+nn.init.normal_(paper_layer.weight, mean=0, std=math.sqrt(2 / 512))  # std = sqrt(variance)
+kaiming = nn.init.kaiming_normal_(torch.empty(256, 512), nonlinearity="relu")
+right = paper_layer.weight.detach()
+for name, values in [("std=2/512", wrong), ("std=sqrt(2/512)", right), ("kaiming_normal_", kaiming)]:
+    print(f"{name:16} std {values.std().item():.4f}, variance {values.var().item():.6f}")
+print(f"2/512 = {2 / 512:.6f}")
+# --8<-- [end:exercise-variance-notation]
+
+# --8<-- [start:exercise-default-bounds]
+default_layers = {
+    "Linear(300, 10)": nn.Linear(300, 10),
+    "Conv2d(16, 32, 3)": nn.Conv2d(16, 32, kernel_size=3),
+    "Conv2d(32, 32, 3, groups=32)": nn.Conv2d(32, 32, kernel_size=3, groups=32),
+}
+for name, layer in default_layers.items():
+    fan_in = layer.weight[0].numel()  # everything one output unit sees
+    print(f"{name:29} weight {tuple(layer.weight.shape)!s:15} fan_in {fan_in:3}  "
+          f"bound {1 / math.sqrt(fan_in):.4f}  max |w| {layer.weight.abs().max().item():.4f}")
+print(f"Embedding(1000, 300): std {nn.Embedding(1000, 300).weight.std().item():.4f}")
+# --8<-- [end:exercise-default-bounds]
+
+# --8<-- [start:exercise-fix-init-task]
+features = nn.Sequential(  # every layer with weights is followed, after the BatchNorm, by a ReLU
+    nn.Conv2d(3, 8, kernel_size=3, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+    nn.Flatten(), ScaledLinear(8 * 6 * 6, 32), nn.ReLU(),
+)
+
+
+def init_relu_layers(module):
+    if type(module) in (nn.Conv2d, nn.Linear):
+        nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        nn.init.zeros_(module.bias)
+# --8<-- [end:exercise-fix-init-task]
+
+# --8<-- [start:exercise-fix-init-function]
+try:
+    features.apply(init_relu_layers)
+except AttributeError as error:
+    print(f"AttributeError: {error}")
+
+
+def init_relu_layers_fixed(module):
+    if isinstance(module, (nn.Conv2d, nn.Linear)):  # subclasses too
+        nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        if module.bias is not None:  # bias=False leaves None
+            nn.init.zeros_(module.bias)
+
+
+features.apply(init_relu_layers_fixed)
+for name, module in features.named_modules():
+    if isinstance(module, (nn.Conv2d, nn.Linear)):
+        fan_in = module.weight[0].numel()
+        print(f"{name} {type(module).__name__:12} std {module.weight.std().item():.4f}, "
+              f"Kaiming sqrt(2/{fan_in}) = {math.sqrt(2 / fan_in):.4f}, bias {module.bias is not None}")
+# --8<-- [end:exercise-fix-init-function]
+
+# --8<-- [start:exercise-meta-generator]
+def init_like_a_transformer(model, seed, std=0.02):
+    generator = torch.Generator().manual_seed(seed)  # on a GPU: torch.Generator(device=...)
+    for module in model.modules():  # always in the same order
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std, generator=generator)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+
+def build(seed):
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Linear(64, 256), nn.GELU(), nn.Linear(256, 64))
+    model.to_empty(device="cpu")
+    init_like_a_transformer(model, seed)
+    return model
+
+
+global_state = torch.get_rng_state()
+first, second, other = build(seed=0), build(seed=0), build(seed=1)
+print("same seed, same model:", all(torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters())))
+print("other seed, other model:", not torch.equal(first[0].weight, other[0].weight))
+print("global stream untouched:", torch.equal(torch.get_rng_state(), global_state))
+print(f"max |w| {max(m.weight.abs().max().item() for m in first if isinstance(m, nn.Linear)):.4f} <= 0.04")
+# --8<-- [end:exercise-meta-generator]

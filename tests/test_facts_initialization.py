@@ -1,12 +1,14 @@
 """The facts that docs/en/initialization.md and docs/zh/initialization.md claim, checked on the running torch."""
 
+import ast
+import inspect
 import math
 
 import pytest
 import torch
 from torch import nn
 
-from tools.snippets import ROOT, run
+from tools.snippets import ROOT, parse_sections, run
 
 outputs, ns = run(ROOT / "snippets" / "initialization.py")
 
@@ -361,6 +363,169 @@ def test_reading_the_std_as_a_variance_explodes_through_20_relu_layers():
     assert 0.3 < right[-1] < 3
 
 
+# Other layers, other initializers
+
+def test_embedding_default_is_standard_normal_whatever_its_size():
+    weight = ns["embedding"].weight
+    assert weight.mean().item() == pytest.approx(0, abs=0.01)
+    assert weight.std().item() == pytest.approx(1, rel=0.01)
+    wide = nn.Embedding(50, 4096).weight
+    assert wide.std().item() == pytest.approx(1, rel=0.01)  # not 1/sqrt(anything)
+
+
+def test_embedding_padding_row_starts_at_zero_and_gets_no_gradient():
+    embedding = nn.Embedding(10, 4, padding_idx=0)
+    assert not embedding.weight[0].any() and embedding.weight[1:].all()
+    embedding(torch.tensor([0, 1, 0])).sum().backward()
+    assert not embedding.weight.grad[0].any() and embedding.weight.grad[1].all()
+
+
+def test_conv1d_bound_uses_channels_times_kernel():
+    conv = ns["conv1d"]
+    assert ns["fans"](conv.weight)[0] == 8 * 5 == 40
+    assert 0.95 / math.sqrt(40) < conv.weight.abs().max().item() <= 1 / math.sqrt(40)
+    assert conv.bias.abs().max().item() <= 1 / math.sqrt(40)
+
+
+def test_grouped_conv_weight_holds_in_channels_over_groups():
+    conv = nn.Conv2d(32, 64, kernel_size=3, groups=8)
+    assert conv.weight.shape == (64, 4, 3, 3)
+    assert nn.init._calculate_fan_in_and_fan_out(conv.weight)[0] == 4 * 9
+    assert 0.95 / 6 < conv.weight.abs().max().item() <= 1 / 6
+
+
+@pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
+def test_recurrent_layers_use_one_over_sqrt_hidden_size_for_every_parameter(cls):
+    layer = cls(input_size=10, hidden_size=64)
+    for name, param in layer.named_parameters():
+        assert param.abs().max().item() <= 1 / 8, name
+        assert param.abs().max().item() > 0.95 / 8, name
+    assert layer.weight_ih_l0.abs().max().item() < 0.5 / math.sqrt(10)  # not the bound of nn.Linear(10, 64)
+    assert round(1 / math.sqrt(10), 2) == 0.32
+
+
+def test_rnn_bounds_in_the_output():
+    assert all(0.12 < m <= 0.125 for m in [p.abs().max().item() for p in ns["rnn"].parameters()][::2])
+
+
+@pytest.mark.parametrize("norm", [nn.LayerNorm(8), nn.BatchNorm1d(8), nn.BatchNorm2d(8), nn.BatchNorm3d(8),
+                                  nn.GroupNorm(2, 8)])
+def test_normalization_layers_start_with_weight_one_and_bias_zero(norm):
+    assert torch.equal(norm.weight, torch.ones(8)) and torch.equal(norm.bias, torch.zeros(8))
+    x = torch.randn(4, 8)
+    if isinstance(norm, nn.LayerNorm):  # after normalizing, the values are left as they are
+        assert torch.allclose(norm(x), (x - x.mean(1, keepdim=True)) / torch.sqrt(x.var(1, False, keepdim=True)
+                                                                                   + norm.eps), atol=1e-5)
+
+
+def test_layers_initialize_in_their_constructor_through_reset_parameters():
+    for make in (lambda: nn.Embedding(20, 4), lambda: nn.Conv1d(8, 16, 5), lambda: nn.RNN(10, 64)):
+        torch.manual_seed(11)
+        built = make()
+        layer = make()
+        torch.manual_seed(11)
+        layer.reset_parameters()
+        assert all(torch.equal(p, q) for p, q in zip(built.parameters(), layer.parameters()))
+
+
+def test_trunc_normal_bounds_default_to_plus_minus_2_in_absolute_value():
+    parameters = inspect.signature(nn.init.trunc_normal_).parameters
+    assert parameters["a"].default == -2 and parameters["b"].default == 2
+    assert parameters["std"].default == 1
+    assert 2 / ns["sigma"] == pytest.approx(100)
+    # with std 1 the default cuts at 2 std; with std 0.02 it cuts nothing a normal would draw
+    assert nn.init.trunc_normal_(torch.empty(100_000)).abs().max().item() <= 2
+
+
+def test_trunc_normal_with_default_bounds_is_a_plain_normal():
+    w, sigma = ns["as_written"], ns["sigma"]
+    beyond = (w.abs() > 2 * sigma).float().mean().item()
+    normal_beyond = 1 - math.erf(2 / math.sqrt(2))
+    assert beyond == pytest.approx(normal_beyond, abs=0.001) and round(beyond * 100, 1) == 4.5
+    assert round(w.abs().max().item() / sigma, 1) == 4.9
+    assert w.std().item() == pytest.approx(sigma, rel=0.005)
+
+
+def test_trunc_normal_with_bounds_in_sigma_cuts_at_2_sigma_and_narrows_the_std():
+    w, sigma = ns["cut_at_2_sigma"], ns["sigma"]
+    assert w.abs().max().item() <= 2 * sigma and not (w.abs() > 2 * sigma).any()
+    theory = sigma * math.sqrt(1 - 4 * ns["density"] / ns["mass"])
+    assert w.std().item() == pytest.approx(theory, rel=0.005)
+    assert round(theory / sigma, 2) == 0.88 and round(w.std().item(), 4) == 0.0176
+    # the theory against a direct simulation: draw a normal, keep what lies within 2 sigma
+    z = torch.randn(1_000_000, dtype=torch.float64)
+    assert z[z.abs() <= 2].std().item() == pytest.approx(theory / sigma, rel=0.005)
+
+
+def test_orthogonal_weight_gives_identity_and_gain_scales_it():
+    W, W_gain = ns["W_orthogonal"], ns["W_gain"]
+    assert torch.allclose(W @ W.T, torch.eye(64), atol=1e-5)
+    assert torch.allclose(W_gain @ W_gain.T, 1.1**2 * torch.eye(64), atol=1e-5)
+    assert torch.allclose(torch.linalg.svdvals(W_gain), torch.full((64,), 1.1), atol=1e-5)
+    assert ns["rnn"].weight_hh_l0.data_ptr() == W.data_ptr()  # written into the RNN's own parameter
+
+
+def test_orthogonal_on_non_square_matrices():
+    wide = nn.init.orthogonal_(torch.empty(3, 7))
+    tall = nn.init.orthogonal_(torch.empty(7, 3))
+    assert torch.allclose(wide @ wide.T, torch.eye(3), atol=1e-5)  # orthonormal rows
+    assert torch.allclose(tall.T @ tall, torch.eye(3), atol=1e-5)  # orthonormal columns
+    assert not torch.allclose(tall @ tall.T, torch.eye(7), atol=0.1)
+
+
+def test_orthogonal_keeps_the_length_and_the_default_shrinks_it():
+    W_default, h0 = ns["W_default"], ns["h_start"]
+    singular = torch.linalg.svdvals(W_default)
+    assert singular.min().item() < 0.01 and round(singular.max().item(), 2) == 1.16
+    radius = torch.linalg.eigvals(W_default).abs().max().item()
+    assert round(radius, 1) == 0.6 and radius == pytest.approx(math.sqrt(64 * (1 / 8) ** 2 / 3), rel=0.1)
+    lengths = {}
+    for name, W in [("default", W_default), ("orthogonal", ns["W_orthogonal"]), ("gain", ns["W_gain"])]:
+        h = h0
+        for _ in range(50):
+            h = W @ h
+        lengths[name] = (h.norm() / h0.norm()).item()
+    assert 5e-12 < lengths["default"] < 1e-11 and f"{lengths['default']:.0e}" == "7e-12"
+    assert lengths["orthogonal"] == pytest.approx(1, abs=1e-4)
+    assert lengths["gain"] == pytest.approx(1.1**50, rel=1e-3) and round(1.1**50) == 117
+
+
+def test_the_rnn_multiplies_its_state_by_weight_hh_at_every_step():
+    rnn = nn.RNN(3, 5, bias=False, nonlinearity="relu")
+    x, h0 = torch.zeros(4, 1, 3), torch.rand(1, 1, 5)  # no input: h_t = relu(W_hh h_(t-1))
+    _, h = rnn(x, h0)
+    expected = h0[0, 0]
+    for _ in range(4):
+        expected = torch.relu(rnn.weight_hh_l0 @ expected)
+    assert torch.allclose(h[0, 0], expected, atol=1e-6)
+
+
+def test_lstm_and_gru_stack_their_gates_in_weight_hh():
+    assert ns["lstm"].weight_hh_l0.shape == (4 * 64, 64)
+    assert nn.GRU(10, 64).weight_hh_l0.shape == (3 * 64, 64)
+
+
+def test_orthogonal_on_a_whole_lstm_weight_leaves_its_gates_far_from_orthogonal():
+    torch.manual_seed(3)
+    whole = nn.init.orthogonal_(torch.empty(256, 64))
+    assert torch.allclose(whole.T @ whole, torch.eye(64), atol=1e-5)  # orthonormal columns as a whole
+    for gate in whole.chunk(4):
+        singular = torch.linalg.svdvals(gate)
+        assert singular.min().item() < 0.05 and singular.max().item() < 0.9
+    per_gate = ns["lstm"].weight_hh_l0.detach()
+    for gate in per_gate.chunk(4):
+        assert torch.allclose(gate @ gate.T, torch.eye(64), atol=1e-5)
+
+
+def test_chunk_of_a_parameter_is_a_view_that_orthogonal_writes_into():
+    weight = nn.LSTM(2, 4).weight_hh_l0
+    gates = weight.chunk(4)
+    assert all(gate._base is weight for gate in gates)
+    nn.init.orthogonal_(gates[1])
+    assert torch.allclose(weight[4:8] @ weight[4:8].T, torch.eye(4), atol=1e-5)
+    assert weight.grad_fn is None and weight.requires_grad
+
+
 # Custom initialization
 
 def test_custom_init_proportions():
@@ -401,6 +566,68 @@ def test_values_set_under_no_grad_stay():
     assert net[0].weight.requires_grad and net[0].weight.grad is None
 
 
+# Reproducible initialization with generator=
+
+def test_the_nn_init_functions_that_accept_a_generator():
+    assert ns["accepts_generator"] == ["kaiming_normal_", "kaiming_uniform_", "normal_", "orthogonal_", "sparse_",
+                                       "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_"]
+    public = [n for n in dir(nn.init) if n.endswith("_") and not n.startswith("_")]
+    assert sorted(set(public) - set(ns["accepts_generator"])) == ["constant_", "dirac_", "eye_", "ones_", "zeros_"]
+
+
+def test_the_functions_without_a_generator_draw_no_random_numbers():
+    state = torch.get_rng_state()
+    nn.init.constant_(torch.empty(3, 3), 2.0)
+    nn.init.zeros_(torch.empty(3, 3))
+    nn.init.ones_(torch.empty(3, 3))
+    nn.init.eye_(torch.empty(3, 3))
+    nn.init.dirac_(torch.empty(3, 3, 3))
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_generators_with_the_same_seed_give_the_same_weights_and_leave_the_global_stream():
+    assert torch.equal(ns["twins"][0].weight, ns["twins"][1].weight)
+    state = torch.get_rng_state()
+    w = nn.init.trunc_normal_(torch.empty(5, 5), generator=torch.Generator().manual_seed(1))
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(w, nn.init.trunc_normal_(torch.empty(5, 5), generator=torch.Generator().manual_seed(1)))
+
+
+def test_the_global_stream_feeds_dropout_and_shuffling():
+    def draw():
+        mask = nn.functional.dropout(torch.ones(20), p=0.5)
+        order = list(torch.utils.data.RandomSampler(range(20)))
+        return mask, order
+    torch.manual_seed(4)
+    first = draw()
+    torch.manual_seed(4)
+    second = draw()
+    torch.manual_seed(5)
+    third = draw()
+    assert torch.equal(first[0], second[0]) and first[1] == second[1]
+    assert not torch.equal(first[0], third[0]) and first[1] != third[1]
+
+
+def test_manual_seed_in_the_init_makes_two_seeds_draw_the_same_afterwards():
+    assert torch.equal(*ns["after_init"])
+    torch.manual_seed(1)
+    one = torch.rand(3)
+    torch.manual_seed(2)
+    assert not torch.equal(one, torch.rand(3))  # without the init in between, the seeds differ
+
+
+def test_fork_rng_restores_the_global_state_and_seeds_inside():
+    state = torch.get_rng_state()
+    with torch.random.fork_rng():
+        torch.manual_seed(2024)
+        inside = nn.Linear(256, 256)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(2024)
+    assert torch.equal(inside.weight, nn.Linear(256, 256).weight)
+    assert torch.equal(inside.weight, ns["seeded"].weight)
+    assert "generator" not in inspect.signature(nn.Linear.reset_parameters).parameters
+
+
 # Putting it together
 
 def test_output_layer_std_is_sqrt_fan_in_times_weight_variance():
@@ -411,8 +638,9 @@ def test_output_layer_std_is_sqrt_fan_in_times_weight_variance():
 
 def test_output_layer_scales_in_the_text():
     stds = ns["output_stds"]
-    assert round(stds["default"], 2) == 0.58 and round(stds["xavier_normal_"], 2) == 0.64
-    assert round(stds["kaiming, linear"], 1) == 1.0 and round(stds["kaiming, relu"], 2) == 1.40
+    assert round(stds["default"], 2) == 0.57 and round(stds["xavier_normal_"], 2) == 0.64
+    assert round(stds["kaiming, linear"], 1) == 1.0 and round(stds["kaiming, relu"], 2) == 1.42
+    assert round(1 / math.sqrt(3), 2) == 0.58 and round(math.sqrt(2), 2) == 1.41  # the theory the text gives too
     assert stds["kaiming, relu"] / stds["kaiming, linear"] == pytest.approx(math.sqrt(2), rel=0.03)
     # only the ReLU gain puts the outputs above the scale of the signal
     assert max(stds["default"], stds["xavier_normal_"], stds["kaiming, linear"]) < 1.05 < stds["kaiming, relu"]
@@ -474,3 +702,171 @@ def test_my_mlp_reset_parameters_redraws_the_output_layer_too():
     before = model.output.weight.detach().clone()
     model.reset_parameters()
     assert not torch.equal(model.output.weight, before)
+
+
+# Initializing a model built on the meta device
+
+def test_my_mlp_initializes_its_layers_twice(monkeypatch):
+    calls = []
+    for name in ("kaiming_uniform_", "kaiming_normal_"):
+        original = getattr(nn.init, name)
+        monkeypatch.setattr(nn.init, name, lambda t, *a, _f=original, _n=name, **k: calls.append(_n) or _f(t, *a, **k))
+    ns["MyMLP"]()
+    # each Linear's default in its constructor (3), then reset_parameters: 2 Kaiming normal, 1 default again
+    assert calls == ["kaiming_uniform_"] * 3 + ["kaiming_normal_"] * 2 + ["kaiming_uniform_"]
+
+
+def test_building_on_meta_draws_no_random_numbers_and_holds_no_data():
+    state = torch.get_rng_state()
+    with torch.device("meta"):
+        model = ns["MyMLP"]()
+    assert torch.equal(torch.get_rng_state(), state)
+    assert all(p.is_meta for p in model.parameters())
+    assert outputs["meta-init"].splitlines()[2] == "random numbers drawn: False"
+
+
+def test_to_empty_leaves_unwritten_memory_even_where_zeros_ran_on_meta():
+    with torch.device("meta"):
+        model = ns["MyMLP"]()
+    torch.use_deterministic_algorithms(True)
+    try:
+        model.to_empty(device="cpu")
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert all(p.isnan().all() for p in model.parameters())  # the hidden biases too
+    model.reset_parameters()
+    assert not any(p.isnan().any() for p in model.parameters())
+    assert not model.hidden1.bias.any() and not model.hidden2.bias.any()
+
+
+def test_meta_model_after_reset_parameters_is_initialized_like_my_mlp():
+    model = ns["meta_model"]
+    assert not any(p.is_meta or p.isnan().any() for p in model.parameters())
+    assert not model.hidden1.bias.any() and model.output.bias.all()
+    assert model.output.weight.abs().max().item() <= 1 / math.sqrt(3)
+    torch.manual_seed(21)
+    model.reset_parameters()
+    reset = [p.detach().clone() for p in model.parameters()]
+    fresh = ns["MyMLP"]()
+    torch.manual_seed(21)
+    fresh.reset_parameters()
+    assert all(torch.equal(p, q) for p, q in zip(reset, fresh.parameters()))
+
+
+# Exercises
+
+def test_exercise_equal_first_layer_breaks_symmetry_through_the_output_layer():
+    assert ns["equal_first_layer_distinct"] == 8
+    loss = ns["equal_first_layer_loss"]
+    assert round(loss, 2) == 0.48
+    assert ns["symmetry"]["random, zero bias"][2] < loss < ns["symmetry"]["all 0.5"][2]
+    assert round(ns["symmetry"]["all 0.5"][2], 2) == 1.19
+
+
+def test_exercise_equal_first_layer_first_update_is_proportional_to_the_output_weights():
+    net = _toy_net()
+    nn.init.constant_(net[0].weight, 0.5)
+    nn.init.zeros_(net[0].bias)
+    torch.nn.functional.mse_loss(net(ns["X_toy"]), ns["y_toy"]).backward()
+    grad, v = net[0].weight.grad, net[2].weight.detach()[0]
+    g = grad[0] / v[0]
+    assert torch.allclose(grad, v[:, None] * g[None, :], atol=1e-6)
+    assert torch.unique(grad, dim=0).shape[0] == 8
+
+
+def test_exercise_variance_notation():
+    assert ns["paper_layer"].weight.std().item() == pytest.approx(math.sqrt(2 / 512), rel=0.01)
+    lines = outputs["exercise-variance-notation"].splitlines()
+    assert lines[0].startswith("std=2/512        std 0.0039, variance 0.000015")
+    assert "std 0.0625, variance 0.0039" in lines[1]
+    right = nn.init.normal_(torch.empty(256, 512), std=math.sqrt(2 / 512))
+    wrong = nn.init.normal_(torch.empty(256, 512), std=2 / 512)
+    assert right.var().item() == pytest.approx(2 / 512, rel=0.02)
+    assert right.std().item() / wrong.std().item() == pytest.approx(16, rel=0.02)
+    assert right.var().item() / wrong.var().item() == pytest.approx(256, rel=0.04)
+    kaiming = nn.init.kaiming_normal_(torch.empty(256, 512), nonlinearity="relu")
+    assert kaiming.std().item() == pytest.approx(math.sqrt(2 / 512), rel=0.01)
+
+
+def test_exercise_variance_notation_wrong_std_makes_the_signal_vanish_through_relu_layers():
+    h = torch.randn(200, 256)
+    with torch.no_grad():
+        for _ in range(5):  # each layer: 256 * (2/256)**2 / 2 = 1/256 of the mean square
+            h = torch.relu(h @ nn.init.normal_(torch.empty(256, 256), std=2 / 256).T)
+    assert ns["mean_square"](h) < 1e-10
+
+
+def test_exercise_default_bounds():
+    layers = ns["default_layers"]
+    expected = {"Linear(300, 10)": 300, "Conv2d(16, 32, 3)": 144, "Conv2d(32, 32, 3, groups=32)": 9}
+    for name, fan_in in expected.items():
+        layer = layers[name]
+        assert nn.init._calculate_fan_in_and_fan_out(layer.weight)[0] == fan_in == layer.weight[0].numel()
+        assert 0.95 / math.sqrt(fan_in) < layer.weight.abs().max().item() <= 1 / math.sqrt(fan_in)
+    assert round(1 / math.sqrt(300), 4) == 0.0577 and round(1 / math.sqrt(288), 3) == 0.059
+    assert nn.Embedding(1000, 300).weight.std().item() == pytest.approx(1, rel=0.01)
+
+
+def test_exercise_fix_init_function_both_bugs():
+    features = ns["features"]
+    assert features[0].bias is None
+    with pytest.raises(AttributeError):
+        nn.init.zeros_(None)
+    half_fixed = []
+
+    def bias_fixed_only(module):
+        if type(module) in (nn.Conv2d, nn.Linear):
+            half_fixed.append(module)
+
+    features.apply(bias_fixed_only)
+    assert half_fixed == [features[0]]  # the ScaledLinear is missed
+    assert isinstance(features[4], nn.Linear) and type(features[4]) is not nn.Linear
+
+
+def test_exercise_fix_init_function_fixed_version_gives_kaiming():
+    features = ns["features"]
+    for module in (features[0], features[4]):
+        fan_in = module.weight[0].numel()
+        assert module.weight.std().item() == pytest.approx(math.sqrt(2 / fan_in), rel=0.05)
+    assert features[0].weight.numel() == 216
+    assert not features[4].bias.any()
+    assert torch.equal(features[1].weight, torch.ones(8))  # the BatchNorm untouched
+
+
+def test_a_batchnorm_makes_the_bias_of_the_conv_before_it_useless():
+    torch.manual_seed(8)
+    with_bias = nn.Conv2d(3, 8, 3)
+    without = nn.Conv2d(3, 8, 3, bias=False)
+    with torch.no_grad():
+        without.weight.copy_(with_bias.weight)
+    x = torch.randn(4, 3, 8, 8)
+    assert torch.allclose(nn.BatchNorm2d(8)(with_bias(x)), nn.BatchNorm2d(8)(without(x)), atol=1e-5)
+
+
+def test_exercise_meta_generator():
+    lines = outputs["exercise-meta-generator"].splitlines()
+    assert lines[:3] == ["same seed, same model: True", "other seed, other model: True",
+                         "global stream untouched: True"]
+    model = ns["first"]
+    for module in (model[0], model[2]):
+        assert module.weight.abs().max().item() <= 0.04 and not module.bias.any()
+        assert module.weight.std().item() == pytest.approx(0.88 * 0.02, rel=0.03)
+    assert not torch.equal(model[0].weight[:64, :64], model[2].weight[:64, :64].T)
+
+
+def test_a_fresh_generator_per_layer_gives_same_shape_layers_the_same_weights():
+    a, b = nn.Linear(32, 32), nn.Linear(32, 32)
+    for layer in (a, b):
+        nn.init.trunc_normal_(layer.weight, std=0.02, a=-0.04, b=0.04, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a.weight, b.weight)
+    shared = torch.Generator().manual_seed(0)
+    for layer in (a, b):
+        nn.init.trunc_normal_(layer.weight, std=0.02, a=-0.04, b=0.04, generator=shared)
+    assert not torch.equal(a.weight, b.weight)
+
+
+def test_no_section_ends_with_an_expression_that_has_a_value():
+    for section in parse_sections(ROOT / "snippets" / "initialization.py"):
+        last = ast.parse(section.code).body[-1]
+        if isinstance(last, ast.Expr):
+            assert isinstance(last.value, ast.Call) and getattr(last.value.func, "id", None) == "print", section.name
