@@ -2,15 +2,23 @@
 # Every section below is shown on docs/en/devices.md and docs/zh/devices.md, in this order.
 # Sections whose output depends on the machine (CPU, one GPU, several GPUs):
 # what-is-here, choose-device, current-device, try-gpu, split-batch, tensors-on-devices,
-# mixed-devices, multi-gpu, net-to-device, model-data-mismatch, cuda-method, timing.
+# mixed-devices, multi-gpu, visible-devices, net-to-device, model-data-mismatch, cuda-method,
+# timing, pinned-memory, memory-stats, autocast-cuda, exercise-compare-devices.
+# On a GPU every one of them prints what a run there prints every time: no timings, no addresses.
 
 # --8<-- [start:setup]
+import os
+import subprocess
+import sys
 import time
 
+import numpy as np
 import torch
 from torch import nn
+from torch.utils import benchmark
 
 torch.manual_seed(0)  # the same random numbers on every run
+MiB = 2**20  # bytes in a mebibyte, for the memory figures
 # --8<-- [end:setup]
 
 # --8<-- [start:device-objects]
@@ -48,7 +56,7 @@ if device.type != "cpu":
         with torch.accelerator.device_index(1):  # make device 1 the current one, for this block only
             print("made on", device, "->", torch.ones(1, device=device).device)
     else:
-        print("Only one GPU here: switching the current device was not run.")
+        print("Only one GPU here: switching to GPU 1 needs two, so it was not run.")
 else:
     print("No accelerator (GPU) here: this example was not run.")
 # --8<-- [end:current-device]
@@ -125,8 +133,18 @@ if torch.accelerator.device_count() >= 2:
         print(f"{type(error).__name__}: {error}")
     print(X0.to(X1.device) + X1)  # copy first, then compute where X1 lives
 else:
-    print("Fewer than two GPUs here: this example was not run.")
+    print("Fewer than two GPUs here: this example needs two, so it was not run.")
 # --8<-- [end:multi-gpu]
+
+# --8<-- [start:visible-devices]
+hidden = dict(os.environ, CUDA_VISIBLE_DEVICES="")  # the environment of a child process that sees no GPU
+child = subprocess.run(
+    [sys.executable, "-c", "import torch; print(torch.cuda.device_count())"],
+    env=hidden, capture_output=True, text=True, check=True,
+)
+print("CUDA devices in this process:", torch.cuda.device_count())
+print("CUDA devices in a child with CUDA_VISIBLE_DEVICES='':", child.stdout.strip())
+# --8<-- [end:visible-devices]
 
 # --8<-- [start:net-with-buffers]
 net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 1))
@@ -152,14 +170,33 @@ else:
     print("No accelerator (GPU) here: this example was not run.")
 # --8<-- [end:model-data-mismatch]
 
+# --8<-- [start:default-device]
+print("default device:", torch.get_default_device())
+with torch.device("meta"):  # in this block, factory functions create tensors on meta
+    zeros = torch.zeros(10_000, 10_000)  # 400 MB of float32 on the CPU, nothing on meta
+    layer = nn.Linear(10_000, 10_000)  # a module creates its parameters with factory functions too
+    listed = torch.tensor([1.0, 2.0])
+    explicit = torch.zeros(2, device="cpu")  # an explicit device= wins
+    shared = torch.from_numpy(np.zeros(2))  # shares the NumPy array's memory, so stays on the CPU
+made = {"torch.zeros": zeros, "Linear weight": layer.weight, "torch.tensor": listed,
+        "device='cpu'": explicit, "torch.from_numpy": shared, "batch (made before)": batch}
+for name, tensor in made.items():
+    print(f"{name:>19}: {tensor.device}")
+print("default device after the block:", torch.get_default_device())
+# --8<-- [end:default-device]
+
+# --8<-- [start:set-default-device]
+torch.set_default_device("meta")  # from here on, in this thread, until changed again
+print(torch.zeros(2).device, nn.Linear(2, 2).weight.device, torch.get_default_device())
+torch.set_default_device(None)  # back to no default device: the CPU, as at the start
+print(torch.zeros(2).device, nn.Linear(2, 2).weight.device, torch.get_default_device())
+# --8<-- [end:set-default-device]
+
 # --8<-- [start:cuda-method]
-if torch.cuda.is_available():
-    print("CUDA is available, so .cuda() worked here; on a machine without CUDA it fails.")
-else:
-    try:
-        torch.ones(2).cuda()  # hard-codes CUDA
-    except (AssertionError, RuntimeError) as error:
-        print(f"{type(error).__name__}: {error}")
+try:
+    print(torch.ones(2).cuda().device)  # hard-codes CUDA
+except (AssertionError, RuntimeError) as error:
+    print(f"{type(error).__name__}: {error}")
 print(torch.ones(2).to(device).device)  # works on every machine
 # --8<-- [end:cuda-method]
 
@@ -181,19 +218,189 @@ def seconds_per_product(A, repeats):
 # --8<-- [end:timing-helpers]
 
 # --8<-- [start:timing]
-if device.type != "cpu":
+if torch.cuda.is_available():
     A = torch.rand(2048, 2048)
     A_gpu = A.to(device)
-    cpu_seconds = seconds_per_product(A, repeats=3)
+    cpu_seconds = seconds_per_product(A, repeats=3)  # not printed: times change with every run
     gpu_seconds = seconds_per_product(A_gpu, repeats=10)
-    start = time.perf_counter()
-    for _ in range(10):
-        A_gpu @ A_gpu  # no synchronize: this loop only queues the work
-    queued_seconds = (time.perf_counter() - start) / 10
-    synchronize(device)
     print("same product:", torch.allclose(A @ A, (A_gpu @ A_gpu).cpu(), rtol=1e-3))
-    print("GPU faster than CPU:", gpu_seconds < cpu_seconds)
-    print("unsynchronized clock reads less than the real time:", queued_seconds < gpu_seconds)
+    for _ in range(100):
+        A_gpu @ A_gpu  # no synchronize: this loop only queues the work
+    print("queued work finished when the loop returned:", torch.cuda.current_stream().query())
+    synchronize(device)
+    print("queued work finished after synchronize:", torch.cuda.current_stream().query())
 else:
-    print("No accelerator (GPU) here: the CPU/GPU comparison was not run.")
+    print("No CUDA device here: the CPU/GPU comparison was not run.")
 # --8<-- [end:timing]
+
+# --8<-- [start:benchmark-timer]
+M = torch.rand(256, 256, device=device)
+timer = benchmark.Timer(stmt="M @ M", globals={"M": M}, label="matrix product")
+measurement = timer.timeit(100)  # a warm-up first, then 100 runs, with the device synchronized
+print(measurement.task_spec.stmt, "| runs:", measurement.number_per_run,
+      "| threads:", measurement.task_spec.num_threads)
+# --8<-- [end:benchmark-timer]
+
+# --8<-- [start:pinned-memory]
+host = torch.rand(256, 1024)
+print("ordinary memory is pinned:", host.is_pinned())
+if torch.cuda.is_available():
+    pinned = host.pin_memory()  # a copy in page-locked memory
+    on_gpu = pinned.to(device, non_blocking=True)  # may return before the copy is done
+    back = (on_gpu * 2).to("cpu", non_blocking=True)  # the copy back is asynchronous too
+    synchronize(device)  # wait for it before the CPU reads `back`
+    print("pinned copy:", pinned.is_pinned(), "| result lands in pinned memory:", back.is_pinned())
+    print("result correct after synchronize:", torch.equal(back, host * 2))
+else:
+    print("No CUDA device here: pinning and asynchronous copies were not run.")
+# --8<-- [end:pinned-memory]
+
+# --8<-- [start:memory-stats]
+if torch.cuda.is_available():
+    x = torch.ones(1024, 1024, device=device)  # 4 MiB of float32
+    torch.cuda.reset_peak_memory_stats()  # the peak starts again from what is allocated now
+    base = torch.cuda.memory_allocated()
+    y = x * 2 + 1  # x * 2 is a temporary, freed once + 1 is done
+    print("x:", x.nbytes / MiB, "MiB")
+    print("allocated since the reset:", (torch.cuda.memory_allocated() - base) / MiB, "MiB")
+    print("peak since the reset:", (torch.cuda.max_memory_allocated() - base) / MiB, "MiB")
+    reserved = torch.cuda.memory_reserved()
+    del y
+    print("allocated after del y:", (torch.cuda.memory_allocated() - base) / MiB, "MiB")
+    print("reserved unchanged by del:", torch.cuda.memory_reserved() == reserved)  # kept in the cache
+    print("torch.accelerator agrees:", torch.accelerator.memory_allocated() == torch.cuda.memory_allocated())
+else:
+    print("No CUDA device here: this example was not run.")
+# --8<-- [end:memory-stats]
+
+# --8<-- [start:autocast-cpu]
+def autocast_dtypes(device_type):
+    """Run a small classifier under bfloat16 autocast; return the dtype of each result."""
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)).to(device_type)
+    X, y = torch.rand(2, 4, device=device_type), torch.tensor([0, 2], device=device_type)
+    with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
+        logits = model(X)
+        probabilities = logits.softmax(dim=1)
+        total = logits.sum()
+        loss = nn.functional.cross_entropy(logits, y)
+    loss.backward()  # outside the autocast block
+    return {"input": X.dtype, "linear output": logits.dtype, "softmax": probabilities.dtype,
+            "sum": total.dtype, "cross_entropy": loss.dtype, "weight": model[0].weight.dtype,
+            "weight.grad": model[0].weight.grad.dtype}
+
+
+for name, dtype in autocast_dtypes("cpu").items():
+    print(f"{name:>13}: {dtype}")
+# --8<-- [end:autocast-cpu]
+
+# --8<-- [start:autocast-cuda]
+if torch.cuda.is_available():
+    for name, dtype in autocast_dtypes("cuda").items():
+        print(f"{name:>13}: {dtype}")
+else:
+    print("No CUDA device here: this example was not run.")
+# --8<-- [end:autocast-cuda]
+
+# --8<-- [start:exercise-compare-devices]
+print("(a)", torch.device("cuda") == torch.device("cuda:0"))
+print("(b)", torch.ones(1, device="cpu:0").device == torch.device("cpu:0"))
+print("(c)", torch.ones(1).device == "cpu")
+print("(d)", torch.ones(1).device.type == "cpu")
+print("cpu:0 tensor reports:", torch.ones(1, device="cpu:0").device)
+if torch.cuda.is_available():
+    on_gpu = torch.ones(1, device="cuda")
+    print("cuda tensor reports:", on_gpu.device, "| == cuda:", on_gpu.device == torch.device("cuda"),
+          "| .type == 'cuda':", on_gpu.device.type == "cuda")
+else:
+    print("No CUDA device here: the CUDA comparison was not run.")
+# --8<-- [end:exercise-compare-devices]
+
+# --8<-- [start:exercise-what-moves-task]
+class Scaler(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 3)
+        self.register_buffer("mean", torch.zeros(3))
+        self.scale = torch.ones(3)
+
+    def forward(self, x):
+        return self.linear((x - self.mean) * self.scale)
+# --8<-- [end:exercise-what-moves-task]
+
+# --8<-- [start:exercise-what-moves]
+scaler = Scaler().to("meta")  # meta: a second device on every machine
+print("weight:", scaler.linear.weight.device, "| mean:", scaler.mean.device, "| scale:", scaler.scale.device)
+try:
+    scaler(torch.ones(2, 3, device="meta"))
+except RuntimeError as error:
+    print(f"{type(error).__name__}: {error}")
+
+
+class FixedScaler(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 3)
+        self.register_buffer("mean", torch.zeros(3))
+        self.register_buffer("scale", torch.ones(3))  # registered, so .to() moves it
+
+    def forward(self, x):
+        return self.linear((x - self.mean) * self.scale)
+
+
+fixed = FixedScaler().to("meta")
+print("scale:", fixed.scale.device, "| output:", fixed(torch.ones(2, 3, device="meta")).device)
+# --8<-- [end:exercise-what-moves]
+
+# --8<-- [start:exercise-device-mismatch-task]
+class AddPosition(nn.Module):
+    """Add each step's relative position, 0 to (steps - 1) / steps, to every feature."""
+
+    def forward(self, x):  # x: (batch, steps, features)
+        positions = torch.arange(x.shape[1]).unsqueeze(1) / x.shape[1]
+        return x + positions
+
+
+print(AddPosition()(torch.zeros(1, 4, 2)))  # on the CPU it works
+# --8<-- [end:exercise-device-mismatch-task]
+
+# --8<-- [start:exercise-device-mismatch]
+try:
+    AddPosition()(torch.zeros(1, 4, 2, device="meta"))  # the bug shows on any second device
+except RuntimeError as error:
+    print(f"{type(error).__name__}: {error}")
+
+
+class FixedAddPosition(nn.Module):
+    def forward(self, x):
+        positions = torch.arange(x.shape[1], device=x.device).unsqueeze(1) / x.shape[1]  # where x is
+        return x + positions
+
+
+print(FixedAddPosition()(torch.zeros(1, 4, 2, device="meta")).device)
+print(torch.equal(FixedAddPosition()(torch.zeros(1, 4, 2)), AddPosition()(torch.zeros(1, 4, 2))))
+# --8<-- [end:exercise-device-mismatch]
+
+# --8<-- [start:exercise-timer-runs]
+threads_seen = []
+
+
+def f():
+    threads_seen.append(torch.get_num_threads())  # one entry per call
+
+
+benchmark.Timer(stmt="f()", globals={"f": f}).timeit(10)
+print("calls:", len(threads_seen), "| threads inside:", set(threads_seen))
+threads_seen.clear()
+benchmark.Timer(stmt="f()", globals={"f": f}, num_threads=2).timeit(10)
+print("calls:", len(threads_seen), "| threads inside with num_threads=2:", set(threads_seen))
+# --8<-- [end:exercise-timer-runs]
+
+# --8<-- [start:exercise-default-device]
+x = torch.ones(2)  # made before the block, on the CPU
+with torch.device("meta"):
+    results = {"torch.arange(3)": torch.arange(3), "torch.randn(2)": torch.randn(2), "x + 1": x + 1,
+            "x.new_zeros(2)": x.new_zeros(2), "torch.ones_like(x)": torch.ones_like(x),
+            "torch.stack([x, x])": torch.stack([x, x])}
+for name, tensor in results.items():
+    print(f"{name:>19}: {tensor.device}")
+# --8<-- [end:exercise-default-device]

@@ -4,13 +4,19 @@ CPU facts always run. GPU facts need a CUDA device and are skipped, with the rea
 """
 
 import copy
+import gc
+import threading
+import warnings
 
+import numpy as np
 import pytest
 import torch
+from torch.utils import benchmark
 
 from tools.snippets import ROOT, run
 
 outputs, ns = run(ROOT / "snippets" / "devices.py")
+MiB = 2**20
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device; not run on this machine")
 needs_two_gpus = pytest.mark.skipif(
@@ -177,3 +183,279 @@ def test_model_on_cuda_rejects_cpu_data():
 def test_cuda_matrix_product_matches_the_cpu():
     A = torch.rand(512, 512)
     assert torch.allclose(A @ A, (A.to("cuda") @ A.to("cuda")).cpu(), rtol=1e-3)
+
+
+# Which GPUs a process sees
+
+
+def test_a_child_with_an_empty_cuda_visible_devices_sees_no_gpu():
+    assert ns["child"].returncode == 0
+    assert ns["child"].stdout.strip() == "0"
+    assert ns["hidden"]["CUDA_VISIBLE_DEVICES"] == ""
+
+
+@needs_cuda
+def test_this_process_sees_its_gpus_while_the_child_sees_none():
+    assert torch.cuda.device_count() >= 1
+    assert "CUDA devices in this process: 0" not in outputs["visible-devices"]
+
+
+# The default device
+
+
+def test_a_device_block_sends_factory_functions_and_new_modules_there():
+    assert ns["zeros"].device.type == "meta"
+    assert ns["layer"].weight.device.type == "meta" and ns["layer"].bias.device.type == "meta"
+    assert ns["listed"].device.type == "meta"
+
+
+def test_the_default_device_does_not_apply_to_explicit_devices_numpy_or_existing_tensors():
+    assert ns["explicit"].device.type == "cpu"
+    assert ns["shared"].device.type == "cpu"
+    assert ns["batch"].device.type == "cpu"
+    array = np.zeros(3)
+    with torch.device("meta"):
+        shared = torch.from_numpy(array)
+        wrapped = torch.frombuffer(bytearray(8), dtype=torch.float32)
+    assert shared.device.type == "cpu" and wrapped.device.type == "cpu"
+    shared[0] = 1.0
+    assert array[0] == 1.0  # it wraps the array's own memory
+
+
+def test_the_default_device_is_the_cpu_again_after_the_block():
+    assert torch.get_default_device() == torch.device("cpu")
+    assert "default device after the block: cpu" in outputs["default-device"]
+
+
+def test_set_default_device_then_none_restores_the_cpu_and_removes_the_mode():
+    from torch.overrides import _get_current_function_mode_stack
+    from torch.utils._device import DeviceContext
+
+    def device_modes():
+        return [mode for mode in _get_current_function_mode_stack() if isinstance(mode, DeviceContext)]
+
+    try:
+        torch.set_default_device("meta")
+        assert torch.zeros(1).device.type == "meta"
+        assert torch.nn.Linear(2, 2).weight.device.type == "meta"
+        assert device_modes()
+    finally:
+        torch.set_default_device(None)
+    assert torch.zeros(1).device.type == "cpu"
+    assert torch.get_default_device() == torch.device("cpu")
+    assert not device_modes()
+
+
+def test_the_default_device_belongs_to_the_thread_that_set_it():
+    made = []
+    try:
+        torch.set_default_device("meta")
+        thread = threading.Thread(target=lambda: made.append(torch.zeros(1).device))
+        thread.start()
+        thread.join()
+        assert torch.zeros(1).device.type == "meta"
+    finally:
+        torch.set_default_device(None)
+    assert made == [torch.device("cpu")]
+
+
+def test_operations_on_existing_tensors_follow_their_inputs_not_the_default():
+    devices = {name: tensor.device.type for name, tensor in ns["results"].items()}
+    assert devices == {
+        "torch.arange(3)": "meta", "torch.randn(2)": "meta", "x + 1": "cpu",
+        "x.new_zeros(2)": "cpu", "torch.ones_like(x)": "cpu", "torch.stack([x, x])": "cpu",
+    }
+    x = torch.ones(2, dtype=torch.float64)
+    with torch.device("meta"):
+        assert x.new_zeros(2).dtype == torch.ones_like(x).dtype == torch.float64
+
+
+# Timing
+
+
+@needs_cuda
+def test_after_synchronize_the_current_stream_has_no_work_left():
+    A = torch.rand(1024, 1024, device="cuda")
+    for _ in range(10):
+        A @ A
+    torch.cuda.synchronize()
+    assert torch.cuda.current_stream().query()
+
+
+def test_timer_warms_up_then_runs_the_statement_number_times():
+    calls = []
+    measurement = benchmark.Timer(stmt="f()", globals={"f": lambda: calls.append(1)}).timeit(10)
+    assert len(calls) == 2 + 10 and measurement.number_per_run == 10
+    calls.clear()
+    benchmark.Timer(stmt="f()", globals={"f": lambda: calls.append(1)}).timeit(1000)
+    assert len(calls) == 1000 // 100 + 1000
+    assert len(ns["threads_seen"]) == 12
+
+
+def test_timer_runs_on_one_thread_unless_told_otherwise():
+    assert ns["measurement"].task_spec.num_threads == 1
+    assert ns["measurement"].number_per_run == 100
+    seen = []
+    benchmark.Timer(stmt="f()", globals={"f": lambda: seen.append(torch.get_num_threads())}).timeit(3)
+    assert set(seen) == {1}
+    seen.clear()
+    benchmark.Timer(stmt="f()", globals={"f": lambda: seen.append(torch.get_num_threads())}, num_threads=2).timeit(3)
+    assert set(seen) == {2}
+    assert set(ns["threads_seen"]) == {2}
+
+
+def test_timer_synchronizes_the_accelerator_when_there_is_one(monkeypatch):
+    synchronized = []
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    monkeypatch.setattr(torch.accelerator, "synchronize", lambda *args: synchronized.append(args))
+    benchmark.utils.timer.timer()
+    assert len(synchronized) == 1
+
+
+def test_measurement_median_and_mean_are_seconds_per_run():
+    measurement = ns["measurement"]
+    assert measurement.median == pytest.approx(measurement.raw_times[0] / measurement.number_per_run)
+    assert measurement.mean == pytest.approx(measurement.median)  # one measurement of 100 runs
+
+
+# Pinned memory and asynchronous copies
+
+
+def test_ordinary_tensors_are_not_pinned():
+    assert not torch.ones(2).is_pinned()
+    assert not ns["host"].is_pinned()
+
+
+@pytest.mark.skipif(torch.accelerator.is_available(), reason="an accelerator is available: pinning works here")
+def test_pinning_needs_an_accelerator():
+    with pytest.raises(RuntimeError):
+        torch.ones(2).pin_memory()
+
+
+@needs_cuda
+def test_pin_memory_returns_a_pinned_copy():
+    host = torch.ones(2)
+    pinned = host.pin_memory()
+    assert pinned.is_pinned() and not host.is_pinned()
+
+
+@needs_cuda
+def test_a_non_blocking_copy_to_the_cpu_lands_in_pinned_memory():
+    back = torch.ones(1000, device="cuda").to("cpu", non_blocking=True)
+    torch.cuda.synchronize()
+    assert back.is_pinned()
+    assert not torch.ones(1000, device="cuda").to("cpu").is_pinned()
+
+
+# GPU memory statistics
+
+
+def test_torch_accelerator_has_the_memory_functions_of_torch_cuda():
+    for name in ("memory_allocated", "max_memory_allocated", "memory_reserved", "max_memory_reserved",
+                 "reset_peak_memory_stats", "memory_stats", "empty_cache"):
+        assert callable(getattr(torch.accelerator, name)), name
+        assert callable(getattr(torch.cuda, name)), name
+
+
+@needs_cuda
+def test_memory_allocated_counts_tensors_and_the_peak_counts_temporaries():
+    gc.collect()  # nothing left over from other tests may be freed while this one measures
+    x = torch.ones(1024, 1024, device="cuda")
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    y = x * 2 + 1
+    assert torch.cuda.memory_allocated() - base == 4 * MiB
+    assert torch.cuda.max_memory_allocated() - base == 8 * MiB
+    reserved = torch.cuda.memory_reserved()
+    assert reserved >= torch.cuda.memory_allocated()
+    del y
+    assert torch.cuda.memory_allocated() == base
+    assert torch.cuda.memory_reserved() == reserved
+
+
+# Autocast
+
+
+def test_cpu_autocast_lists_linear_low_precision_losses_float32_and_softmax_sum_neither():
+    dtypes = ns["autocast_dtypes"]("cpu")
+    assert dtypes["input"] == torch.float32
+    assert dtypes["linear output"] == torch.bfloat16
+    assert dtypes["softmax"] == dtypes["sum"] == torch.bfloat16  # follow their bfloat16 input
+    assert dtypes["cross_entropy"] == torch.float32
+    assert dtypes["weight"] == dtypes["weight.grad"] == torch.float32
+    X = torch.rand(2, 3)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        assert (X @ X.T).dtype == torch.bfloat16
+        assert X.softmax(dim=1).dtype == X.sum().dtype == torch.float32  # float32 input: left alone
+
+
+def test_autocast_default_types_are_bfloat16_on_cpu_and_float16_on_cuda():
+    assert torch.get_autocast_dtype("cpu") == torch.bfloat16
+    assert torch.get_autocast_dtype("cuda") == torch.float16
+
+
+def test_cuda_autocast_leaves_cpu_operations_alone():
+    X = torch.rand(2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # without CUDA it also warns that it is disabled
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+            assert (X @ X.T).dtype == torch.float32
+
+
+def test_bfloat16_has_the_range_of_float32_and_float16_does_not():
+    assert torch.finfo(torch.bfloat16).max > 1e38 and torch.finfo(torch.float32).max > 1e38
+    assert torch.finfo(torch.float16).max < 7e4
+    assert torch.tensor(1e-8, dtype=torch.float16).item() == 0.0  # a small gradient underflows
+    assert torch.tensor(1e-8, dtype=torch.bfloat16).item() != 0.0
+
+
+@needs_cuda
+def test_cuda_autocast_runs_softmax_and_sum_in_float32():
+    dtypes = ns["autocast_dtypes"]("cuda")
+    assert dtypes["linear output"] == torch.bfloat16
+    assert dtypes["softmax"] == dtypes["sum"] == dtypes["cross_entropy"] == torch.float32
+    assert dtypes["weight"] == dtypes["weight.grad"] == torch.float32
+
+
+# Exercises
+
+
+def test_device_comparisons_of_the_exercise():
+    assert torch.device("cuda") != torch.device("cuda:0")
+    assert torch.ones(1, device="cpu:0").device == torch.device("cpu")
+    assert torch.ones(1, device="cpu:0").device != torch.device("cpu:0")
+    assert not (torch.ones(1).device == "cpu")
+    assert torch.ones(1).device.type == "cpu"
+    assert outputs["exercise-compare-devices"].splitlines()[:4] == ["(a) False", "(b) False", "(c) False", "(d) True"]
+
+
+def test_a_plain_tensor_attribute_stays_behind_and_breaks_the_forward():
+    scaler = ns["scaler"]
+    assert scaler.linear.weight.device.type == scaler.mean.device.type == "meta"
+    assert scaler.scale.device.type == "cpu"
+    with pytest.raises(RuntimeError):
+        scaler(torch.ones(2, 3, device="meta"))
+
+
+def test_the_registered_scale_moves_and_is_saved_unless_not_persistent():
+    fixed = ns["fixed"]
+    assert fixed.scale.device.type == "meta"
+    assert "scale" in dict(fixed.named_buffers()) and "scale" in ns["FixedScaler"]().state_dict()
+    module = torch.nn.Module()
+    module.register_buffer("scale", torch.ones(3), persistent=False)
+    assert "scale" not in module.state_dict()
+    assert module.to("meta").scale.device.type == "meta"
+
+
+def test_a_tensor_made_in_forward_without_device_breaks_off_the_cpu():
+    with pytest.raises(RuntimeError):
+        ns["AddPosition"]()(torch.zeros(1, 4, 2, device="meta"))
+    x = torch.rand(3, 4, 2)
+    assert torch.equal(ns["FixedAddPosition"]()(x), ns["AddPosition"]()(x))
+    assert ns["FixedAddPosition"]()(x.to("meta")).device.type == "meta"
+
+
+def test_a_meta_tensor_mixes_with_a_0_dim_cpu_tensor_but_not_with_a_cpu_vector():
+    assert (torch.ones(3, device="meta") + torch.tensor(2.0)).device.type == "meta"
+    with pytest.raises(RuntimeError):
+        torch.ones(3, device="meta") + torch.ones(3)
