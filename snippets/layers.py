@@ -367,10 +367,29 @@ print(plain.load_state_dict(compiled._orig_mod.state_dict()))  # the original mo
 # --8<-- [end:compile-state-dict]
 
 # --8<-- [start:compile-in-place]
-net.compile(backend="eager")  # compiles net's __call__ in place
+graphs = []
+
+
+def keep_graphs(gm, example_inputs):  # a backend: Dynamo hands it each traced graph
+    graphs.append(gm)
+    return gm.forward  # run the graph as it is, as backend="eager" does
+
+
+net.compile(backend=keep_graphs)  # compiles net's __call__ in place
 print(type(net).__name__, list(net.state_dict()))
-print(torch.equal(net(X), plain(X)))
+print(torch.equal(net(X), plain(X)), "|", len(graphs), "graphs traced")
 # --8<-- [end:compile-in-place]
+
+# --8<-- [start:compile-in-place-builtin]
+graphs.clear()
+seq = nn.Sequential(nn.Linear(20, 20), nn.ReLU(), nn.Linear(20, 1))
+seq.compile(backend=keep_graphs)
+print("seq.compile():     ", seq(X).shape, "|", len(graphs), "graphs traced")
+graphs.clear()
+seq = nn.Sequential(nn.Linear(20, 20), nn.ReLU(), nn.Linear(20, 1))
+compiled_seq = torch.compile(seq, backend=keep_graphs)
+print("torch.compile(seq):", compiled_seq(X).shape, "|", len(graphs), "graph traced")
+# --8<-- [end:compile-in-place-builtin]
 
 # --8<-- [start:exercise-predict-reused-relu]
 relu = nn.ReLU()

@@ -1,6 +1,7 @@
 """The facts docs/*/layers.md claims, checked on the objects its snippet builds."""
 
 import types
+import warnings
 from unittest import mock
 
 import pytest
@@ -749,9 +750,56 @@ def test_module_compile_keeps_class_and_keys_and_does_compile():
     net.compile(backend=counter)
     assert type(net) is ns["FixedHiddenMLP"] and list(net.state_dict()) == keys
     eager = net.forward(ns["X"])
-    assert torch.equal(net(ns["X"]), eager) and counter.frame_count > 0
+    assert torch.equal(net(ns["X"]), eager) and counter.frame_count == 3
     assert type(ns["net"]) is ns["FixedHiddenMLP"] and ns["net"]._compiled_call_impl is not None
-    assert outputs["compile-in-place"].splitlines()[1] == "True"
+    assert outputs["compile-in-place"].splitlines()[1] == "True | 3 graphs traced"
+
+
+def test_a_backend_gets_each_graph_module_and_example_inputs_and_returns_what_runs():
+    seen = []
+
+    def backend(gm, example_inputs):
+        seen.append((gm, example_inputs))
+        return lambda *args: [torch.zeros(1)]  # whatever it returns is what runs
+
+    torch.compiler.reset()
+    out = torch.compile(nn.Linear(2, 1), backend=backend)(torch.ones(1, 2))
+    assert isinstance(seen[0][0], torch.fx.GraphModule) and all(isinstance(t, torch.Tensor) for t in seen[0][1])
+    assert torch.equal(out, torch.zeros(1))
+
+
+class OwnForward(nn.Module):  # forward outside torch.nn; everything it calls inside
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+@pytest.mark.parametrize("make, traced", [
+    (lambda: nn.Sequential(nn.Linear(2, 2), nn.ReLU()), False),
+    (lambda: nn.Linear(2, 2), False),
+    (OwnForward, True),
+], ids=["Sequential", "Linear", "own forward"])
+def test_module_compile_traces_nothing_when_everything_comes_from_torch_nn(make, traced):
+    torch.compiler.reset()
+    counter, module = CompileCounter(), make()
+    module.compile(backend=counter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning either
+        module(torch.ones(1, 2))
+    assert module._compiled_call_impl is not None
+    assert (counter.frame_count > 0) == traced
+    wrapped_counter = CompileCounter()
+    torch.compile(make(), backend=wrapped_counter)(torch.ones(1, 2))
+    assert wrapped_counter.frame_count == 1  # torch.compile(module) traces it
+
+
+def test_page_shows_zero_graphs_for_seq_compile_and_one_for_torch_compile():
+    lines = outputs["compile-in-place-builtin"].splitlines()
+    assert lines[0].endswith("| 0 graphs traced") and lines[1].endswith("| 1 graph traced")
+    assert ns["seq"]._compiled_call_impl is None and ns["compiled_seq"]._orig_mod is ns["seq"]
 
 
 # Exercises
