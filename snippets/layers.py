@@ -24,7 +24,9 @@ except TypeError as error:
 
 # --8<-- [start:everything-is-a-module]
 print(isinstance(net[0], nn.Module), isinstance(net[1], nn.Module), isinstance(net, nn.Module))
-net.apply(lambda module: print(type(module).__name__))  # apply visits every submodule, then net
+visited = []
+net.apply(lambda module: visited.append(type(module).__name__))  # every submodule, then net itself
+print(visited)
 # --8<-- [end:everything-is-a-module]
 
 # --8<-- [start:call-not-forward]
@@ -186,6 +188,56 @@ except RuntimeError as error:
     print("RuntimeError:", error)
 # --8<-- [end:nesting-wrong-size]
 
+# --8<-- [start:print-module]
+print(chimera)
+# --8<-- [end:print-module]
+
+# --8<-- [start:extra-repr]
+class Scale(nn.Module):
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, X):
+        return X * self.factor
+
+
+class ReadableScale(Scale):
+    def extra_repr(self):  # the text print() shows between the parentheses
+        return f"factor={self.factor}"
+
+
+print(nn.Sequential(nn.Linear(20, 10), Scale(0.5), ReadableScale(0.5)))
+# --8<-- [end:extra-repr]
+
+# --8<-- [start:find-submodules]
+model = nn.Sequential(NestMLP(), nn.Linear(16, 20), FixedHiddenMLP())
+print([name for name, _ in model.named_modules()])
+print(model.get_submodule("0.net.2"))  # the same as model[0].net[2]
+# --8<-- [end:find-submodules]
+
+# --8<-- [start:swap-submodules]
+relu = nn.ReLU()  # one ReLU object in two places
+model = nn.Sequential(nn.Linear(20, 20), relu, nn.Linear(20, 20), relu, nn.Linear(20, 10))
+print("named_modules():", [name for name, m in model.named_modules() if isinstance(m, nn.ReLU)])
+every_place = list(model.named_modules(remove_duplicate=False))  # a list: the loop changes the tree
+print("remove_duplicate=False:", [name for name, m in every_place if isinstance(m, nn.ReLU)])
+for name, module in every_place:
+    if isinstance(module, nn.ReLU):
+        model.set_submodule(name, nn.GELU(), strict=True)
+print(model)
+# --8<-- [end:swap-submodules]
+
+# --8<-- [start:set-submodule-strict]
+model = nn.Sequential(NestMLP(), nn.Linear(16, 20))
+try:
+    model.set_submodule("0.output", nn.Linear(32, 16), strict=True)  # NestMLP calls it "linear"
+except AttributeError as error:
+    print("AttributeError:", error)
+model.set_submodule("0.output", nn.Linear(32, 16))  # strict=False, the default: adds a layer
+print([name for name, _ in model[0].named_children()])
+# --8<-- [end:set-submodule-strict]
+
 # --8<-- [start:containers]
 blocks = nn.ModuleList([nn.Linear(20, 20), nn.ReLU(), nn.Linear(20, 10)])
 print(len(blocks), [type(block).__name__ for block in blocks])  # ordered and indexable
@@ -202,6 +254,73 @@ heads = nn.ModuleDict({"classify": nn.Linear(20, 3), "regress": nn.Linear(20, 1)
 print({name: tuple(head(X).shape) for name, head in heads.items()})
 print(sum(p.numel() for p in blocks.parameters()), sum(p.numel() for p in heads.parameters()))
 # --8<-- [end:containers]
+
+# --8<-- [start:forward-hooks]
+net = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 1))
+activations = {}
+
+
+def keep_output(name):
+    def hook(module, args, output):  # runs after the module's forward
+        activations[name] = output.detach()  # the values, without the autograd graph
+    return hook
+
+
+handles = [layer.register_forward_hook(keep_output(name)) for name, layer in net.named_children()]
+net(X)
+print({name: tuple(output.shape) for name, output in activations.items()})
+for handle in handles:
+    handle.remove()
+activations.clear()
+net(X)
+print(activations)  # empty: the hooks are gone
+# --8<-- [end:forward-hooks]
+
+# --8<-- [start:forward-pre-hook]
+def double_input(module, args):  # runs before forward; what it returns replaces the inputs
+    return (2 * args[0],)
+
+
+expected = net(2 * X)
+with net.register_forward_pre_hook(double_input):  # the handle removes the hook at the end
+    print("inside with: ", torch.equal(net(X), expected))
+print("after with:  ", torch.equal(net(X), expected))
+# --8<-- [end:forward-pre-hook]
+
+# --8<-- [start:hooks-with-kwargs]
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(20, 1)
+
+    def forward(self, X, scale=1.0):
+        return self.linear(X) * scale
+
+
+def positional(module, args):
+    print("  hook(module, args):        ", len(args), "positional")
+
+
+def with_kwargs(module, args, kwargs):
+    print("  hook(module, args, kwargs):", len(args), "positional,", kwargs)
+
+
+model = Scaled()
+with model.register_forward_pre_hook(positional), model.register_forward_pre_hook(with_kwargs, with_kwargs=True):
+    print("model(X, 3.0):")
+    model(X, 3.0)
+    print("model(X, scale=3.0):")
+    model(X, scale=3.0)
+# --8<-- [end:hooks-with-kwargs]
+
+# --8<-- [start:pre-hook-changes-kwargs]
+def no_scaling(module, args, kwargs):
+    return args, {**kwargs, "scale": 1.0}  # new (args, kwargs) for forward
+
+
+with model.register_forward_pre_hook(no_scaling, with_kwargs=True):
+    print(torch.equal(model(X, scale=3.0), model.linear(X)))
+# --8<-- [end:pre-hook-changes-kwargs]
 
 # --8<-- [start:dropout-modes]
 dropout = nn.Dropout(p=0.5)
@@ -220,3 +339,182 @@ print(net(X).requires_grad)  # eval mode still records the graph
 with torch.inference_mode():
     print(net(X).requires_grad)  # inference_mode (or no_grad) turns recording off
 # --8<-- [end:eval-keeps-autograd]
+
+# --8<-- [start:compile-graph-breaks]
+net = FixedHiddenMLP()
+explanation = torch._dynamo.explain(net)(X)  # runs net once under Dynamo and counts the graphs
+print("graphs:", explanation.graph_count, "| graph breaks:", explanation.graph_break_count)
+try:
+    torch.compile(net, backend="eager", fullgraph=True)(X)  # fullgraph=True: a graph break is an error
+except torch._dynamo.exc.Unsupported as error:
+    print("Unsupported:", str(error).splitlines()[0])
+# --8<-- [end:compile-graph-breaks]
+
+# --8<-- [start:compile-same-result]
+compiled = torch.compile(net, backend="eager")  # eager: Dynamo traces, no code generation
+print(type(compiled).__name__, compiled._orig_mod is net)
+print(all(torch.equal(compiled(s * X), net(s * X)) for s in (0.01, 1.0, 100.0)))
+# --8<-- [end:compile-same-result]
+
+# --8<-- [start:compile-state-dict]
+print(list(compiled.state_dict()))
+plain = FixedHiddenMLP()
+try:
+    plain.load_state_dict(compiled.state_dict())
+except RuntimeError as error:
+    print("RuntimeError:", error)
+print(plain.load_state_dict(compiled._orig_mod.state_dict()))  # the original module's keys
+# --8<-- [end:compile-state-dict]
+
+# --8<-- [start:compile-in-place]
+graphs = []
+
+
+def keep_graphs(gm, example_inputs):  # a backend: Dynamo hands it each traced graph
+    graphs.append(gm)
+    return gm.forward  # run the graph as it is, as backend="eager" does
+
+
+net.compile(backend=keep_graphs)  # compiles net's __call__ in place
+print(type(net).__name__, list(net.state_dict()))
+print(torch.equal(net(X), plain(X)), "|", len(graphs), "graphs traced")
+# --8<-- [end:compile-in-place]
+
+# --8<-- [start:compile-in-place-builtin]
+graphs.clear()
+seq = nn.Sequential(nn.Linear(20, 20), nn.ReLU(), nn.Linear(20, 1))
+seq.compile(backend=keep_graphs)
+print("seq.compile():     ", seq(X).shape, "|", len(graphs), "graphs traced")
+graphs.clear()
+seq = nn.Sequential(nn.Linear(20, 20), nn.ReLU(), nn.Linear(20, 1))
+compiled_seq = torch.compile(seq, backend=keep_graphs)
+print("torch.compile(seq):", compiled_seq(X).shape, "|", len(graphs), "graph traced")
+# --8<-- [end:compile-in-place-builtin]
+
+# --8<-- [start:exercise-predict-reused-relu]
+relu = nn.ReLU()
+layers = (nn.Linear(20, 20), relu, nn.Linear(20, 20), relu)
+
+
+def describe(net):
+    calls = []
+    with relu.register_forward_hook(lambda module, args, output: calls.append(module)):
+        net(X)
+    print(f"{type(net).__name__}: {len(net._modules)} entries, {len(list(net.children()))} children, "
+          f"{len(list(net.modules()))} modules, ReLU calls: {len(calls)}")
+# --8<-- [end:exercise-predict-reused-relu]
+
+# --8<-- [start:exercise-predict-reused-relu-solution]
+describe(ChildrenSequential(*layers))
+describe(nn.Sequential(*layers))
+# --8<-- [end:exercise-predict-reused-relu-solution]
+
+# --8<-- [start:exercise-layers-in-a-list]
+class Tower(nn.Module):
+    def __init__(self, depth):
+        super().__init__()
+        self.layers = [nn.Linear(20, 20) for _ in range(depth)]
+        self.head = nn.Linear(20, 1)
+
+    def forward(self, X):
+        for layer in self.layers:
+            X = F.relu(layer(X))
+        return self.head(X)
+
+
+tower = Tower(3)
+print(tower(X).shape, sum(p.numel() for p in tower.parameters()))
+# --8<-- [end:exercise-layers-in-a-list]
+
+# --8<-- [start:exercise-layers-in-a-list-solution]
+class ModuleListTower(nn.Module):
+    def __init__(self, depth):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(20, 20) for _ in range(depth))  # the fix
+        self.head = nn.Linear(20, 1)
+
+    def forward(self, X):
+        for layer in self.layers:
+            X = F.relu(layer(X))
+        return self.head(X)
+
+
+for tower in (Tower(3), ModuleListTower(3)):
+    optimizer = torch.optim.SGD(tower.parameters(), lr=0.1)
+    print(f"{type(tower).__name__}: {sum(p.numel() for p in tower.parameters())} parameters, "
+          f"{len(optimizer.param_groups[0]['params'])} tensors in the optimizer, "
+          f"{len(tower.state_dict())} in the state dict")
+# --8<-- [end:exercise-layers-in-a-list-solution]
+
+# --8<-- [start:exercise-count-chimera-parameters]
+for name, child in chimera.named_children():
+    print(name, type(child).__name__, sum(p.numel() for p in child.parameters()))
+print("total:", sum(p.numel() for p in chimera.parameters()))
+# --8<-- [end:exercise-count-chimera-parameters]
+
+# --8<-- [start:exercise-constant-after-to]
+class Standardize(nn.Module):
+    def __init__(self, mean, std):
+        super().__init__()
+        self.mean = mean
+        self.std = std
+
+    def forward(self, X):
+        return (X - self.mean) / self.std
+
+
+model = nn.Sequential(Standardize(torch.full((20,), 0.5), torch.full((20,), 0.29)), nn.Linear(20, 1))
+print(list(model.state_dict()))
+for dtype in (torch.float64, torch.bfloat16):
+    try:
+        print(dtype, "->", model.to(dtype)(X.to(dtype)).dtype)
+    except RuntimeError as error:
+        print(dtype, "-> RuntimeError:", error)
+# --8<-- [end:exercise-constant-after-to]
+
+# --8<-- [start:exercise-constant-after-to-solution]
+class BufferStandardize(nn.Module):
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mean", mean)  # saved, and converted by .to()
+        self.register_buffer("std", std)
+
+    def forward(self, X):
+        return (X - self.mean) / self.std
+
+
+model = nn.Sequential(BufferStandardize(torch.full((20,), 0.5), torch.full((20,), 0.29)), nn.Linear(20, 1))
+print(list(model.state_dict()))
+for dtype in (torch.float64, torch.bfloat16):
+    print(dtype, "->", model.to(dtype)(X.to(dtype)).dtype, "| mean:", model[0].mean.dtype)
+# --8<-- [end:exercise-constant-after-to-solution]
+
+# --8<-- [start:exercise-residual-stack]
+class ResidualStack(nn.Module):
+    def __init__(self, width, depth):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+
+    def forward(self, X):
+        for layer in self.layers:
+            X = X + F.relu(layer(X))  # the skip connection: add the input back
+        return X
+
+
+stack = ResidualStack(20, 3)
+chain = nn.Sequential(*[m for layer in stack.layers for m in (layer, nn.ReLU())])  # same layers, no skips
+print(stack(X).shape, sum(p.numel() for p in stack.parameters()))
+print(torch.allclose(stack(X), chain(X)))
+# --8<-- [end:exercise-residual-stack]
+
+# --8<-- [start:exercise-compiled-checkpoint]
+trained = FixedHiddenMLP()
+checkpoint = {"model": torch.compile(trained, backend="eager").state_dict()}  # then torch.save(checkpoint, path)
+# --8<-- [end:exercise-compiled-checkpoint]
+
+# --8<-- [start:exercise-compiled-checkpoint-solution]
+state = {key.removeprefix("_orig_mod."): value for key, value in checkpoint["model"].items()}
+restored = FixedHiddenMLP()
+print(restored.load_state_dict(state))
+print(torch.equal(restored(X), trained(X)))
+# --8<-- [end:exercise-compiled-checkpoint-solution]

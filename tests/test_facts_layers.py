@@ -1,10 +1,13 @@
 """The facts docs/*/layers.md claims, checked on the objects its snippet builds."""
 
+import types
+import warnings
 from unittest import mock
 
 import pytest
 import torch
 from torch import nn
+from torch._dynamo.testing import CompileCounter
 from torch.nn.utils import prune
 from torchinfo import summary
 
@@ -398,6 +401,122 @@ def test_a_linear_30_20_after_nest_mlp_fails_on_the_first_input():
         ns["wrong"](ns["X"])
 
 
+# Printing a module
+
+
+def test_print_shows_registered_children_in_registration_order():
+    chimera = ns["chimera"]
+    lines = repr(chimera).splitlines()
+    tops = [line.strip().split(")")[0].lstrip("(") for line in lines if line.startswith("  (")]
+    assert tops == [name for name, _ in chimera.named_children()] == ["0", "1", "2"]
+    assert outputs["print-module"].strip() == repr(chimera)
+
+
+def test_print_shows_neither_buffers_nor_functional_calls_nor_reuse():
+    text = repr(ns["FixedHiddenMLP"]())
+    assert text.count("(linear)") == 1
+    assert "rand_weight" not in text and "relu" not in text.lower()
+
+
+def test_extra_repr_fills_the_parentheses_and_print_adds_the_rest():
+    assert nn.Linear(20, 10).extra_repr() == "in_features=20, out_features=10, bias=True"
+    assert repr(ns["Scale"](0.5)) == "Scale()"
+    assert repr(ns["ReadableScale"](0.5)) == "ReadableScale(factor=0.5)"
+    holder = ns["ReadableScale"](2.0)
+    holder.inner = nn.ReLU()
+    assert repr(holder) == "ReadableScale(\n  factor=2.0\n  (inner): ReLU()\n)"
+    assert "(1): Scale()" in outputs["extra-repr"] and "(2): ReadableScale(factor=0.5)" in outputs["extra-repr"]
+
+
+# Finding and replacing submodules
+
+
+def test_named_modules_yields_the_model_first_under_the_empty_name_then_dotted_paths():
+    model = nn.Sequential(ns["NestMLP"](), nn.Linear(16, 20), ns["FixedHiddenMLP"]())
+    names = [name for name, _ in model.named_modules()]
+    assert names[0] == "" and dict(model.named_modules())[""] is model
+    assert names == ["", "0", "0.net", "0.net.0", "0.net.1", "0.net.2", "0.net.3", "0.linear", "1", "2", "2.linear"]
+    assert model.get_submodule("0.net.2") is model[0].net[2]
+
+
+def test_f_relu_is_no_submodule_and_swapping_relu_modules_does_not_reach_it():
+    net = ns["FixedHiddenMLP"]()
+    assert not any(isinstance(m, nn.ReLU) for m in net.modules())
+    before = net(ns["X"])
+    for name, module in list(net.named_modules(remove_duplicate=False)):
+        if isinstance(module, nn.ReLU):
+            net.set_submodule(name, nn.GELU())
+    assert torch.equal(net(ns["X"]), before)
+    with mock.patch.object(torch.nn.functional, "relu", wraps=torch.nn.functional.relu) as relu:
+        net(ns["X"])
+    assert relu.call_count == 1
+
+
+def shared_relu_model():
+    relu = nn.ReLU()
+    return nn.Sequential(nn.Linear(4, 4), relu, nn.Linear(4, 4), relu)
+
+
+def test_named_modules_yields_a_shared_module_once_and_remove_duplicate_false_every_place():
+    model = shared_relu_model()
+    assert [n for n, m in model.named_modules() if isinstance(m, nn.ReLU)] == ["1"]
+    assert [n for n, m in model.named_modules(remove_duplicate=False) if isinstance(m, nn.ReLU)] == ["1", "3"]
+
+
+def test_a_default_named_modules_loop_swaps_only_the_first_place_of_a_shared_module():
+    model = shared_relu_model()
+    for name, module in list(model.named_modules()):
+        if isinstance(module, nn.ReLU):
+            model.set_submodule(name, nn.GELU(), strict=True)
+    assert isinstance(model[1], nn.GELU) and isinstance(model[3], nn.ReLU)
+
+
+def test_page_swap_replaces_every_place_with_its_own_gelu_and_keeps_the_order():
+    swapped = shared_relu_model()
+    for name, module in list(swapped.named_modules(remove_duplicate=False)):
+        if isinstance(module, nn.ReLU):
+            swapped.set_submodule(name, nn.GELU(), strict=True)
+    assert [type(m).__name__ for m in swapped] == ["Linear", "GELU", "Linear", "GELU"]
+    assert swapped[1] is not swapped[3]
+    text = outputs["swap-submodules"]
+    assert "named_modules(): ['1']" in text and "remove_duplicate=False: ['1', '3']" in text
+    assert text.count("GELU(approximate='none')") == 2 and "ReLU()" not in text
+
+
+def test_named_modules_is_a_generator_over_the_live_dictionaries():
+    model = nn.Sequential(nn.ReLU(), nn.ReLU())
+    walk = model.named_modules()
+    assert isinstance(walk, types.GeneratorType)
+    next(walk)  # the model itself
+    model.set_submodule("1", nn.GELU())
+    assert [type(m).__name__ for _, m in walk] == ["ReLU", "GELU"]
+
+
+def test_set_submodule_strict_raises_on_a_wrong_name_and_default_adds_a_new_unused_layer(seeded):
+    model = nn.Sequential(ns["NestMLP"](), nn.Linear(16, 20))
+    linear, before = model[0].linear, model(ns["X"])
+    with pytest.raises(AttributeError, match="NestMLP has no attribute `output`"):
+        model.set_submodule("0.output", nn.Linear(32, 16), strict=True)
+    model.set_submodule("0.output", nn.Linear(32, 16))
+    assert model[0].linear is linear and torch.equal(model(ns["X"]), before)
+    assert "0.output.weight" in model.state_dict()
+    assert sum(p.numel() for p in model.parameters()) == 3952 + 340 + 528
+    assert outputs["set-submodule-strict"].splitlines() == [
+        "AttributeError: NestMLP has no attribute `output`", "['net', 'linear', 'output']"]
+
+
+def test_set_submodule_strict_replaces_an_existing_submodule():
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    model.set_submodule("1", nn.GELU(), strict=True)
+    assert isinstance(model[1], nn.GELU) and len(model) == 2
+
+
+def test_a_wrong_index_in_a_sequential_adds_a_step_to_its_forward():
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    model.set_submodule("5", nn.Linear(2, 1))  # meant "0"
+    assert len(model) == 3 and model(torch.ones(1, 2)).shape == (1, 1)
+
+
 # Containers
 
 
@@ -433,6 +552,100 @@ def test_all_three_containers_register_their_modules_630_and_84():
     assert len(list(mlp_net().parameters())) == 4
 
 
+# Forward hooks and pre-hooks
+
+
+def test_forward_hook_gets_module_args_output_after_forward_and_pre_hook_module_args_before():
+    layer, seen = nn.Linear(2, 2), []
+    layer.register_forward_pre_hook(lambda module, args: seen.append(("pre", module, args)))
+    layer.register_forward_hook(lambda module, args, output: seen.append(("post", module, args, output)))
+    X, Y = torch.ones(1, 2), None
+    Y = layer(X)
+    assert [entry[0] for entry in seen] == ["pre", "post"]
+    assert seen[0][1] is layer and isinstance(seen[0][2], tuple) and seen[0][2][0] is X
+    assert seen[1][3] is Y
+
+
+def test_handle_remove_takes_the_hook_off():
+    layer, calls = nn.Linear(2, 2), []
+    handle = layer.register_forward_hook(lambda *args: calls.append(1))
+    layer(torch.ones(1, 2))
+    handle.remove()
+    layer(torch.ones(1, 2))
+    assert calls == [1]
+
+
+def test_page_hooks_kept_every_layer_output_then_were_removed():
+    lines = outputs["forward-hooks"].splitlines()
+    assert lines == ["{'0': (2, 8), '1': (2, 8), '2': (2, 1)}", "{}"]
+    assert not any(handle.hooks_dict_ref() for handle in ns["handles"])  # each layer's hook table is empty
+
+
+def test_an_output_carries_its_graph_and_detach_drops_it():
+    output = nn.Linear(2, 2)(torch.ones(1, 2))
+    assert output.grad_fn is not None and output.detach().grad_fn is None
+
+
+def test_registering_a_function_again_adds_a_second_hook():
+    layer, calls = nn.Linear(2, 2), []
+
+    def hook(module, args, output):
+        calls.append(1)
+
+    layer.register_forward_hook(hook)
+    layer.register_forward_hook(hook)
+    layer(torch.ones(1, 2))
+    assert len(calls) == 2
+
+
+def test_a_forward_hook_return_value_replaces_the_output():
+    layer = nn.Linear(2, 2)
+    layer.register_forward_hook(lambda module, args, output: torch.zeros(3))
+    assert torch.equal(layer(torch.ones(1, 2)), torch.zeros(3))
+
+
+def test_a_pre_hook_return_value_replaces_the_args_and_a_single_value_is_wrapped():
+    seen = []
+
+    class Spy(nn.Module):
+        def forward(self, *args):
+            seen.append(args)
+            return args[0]
+
+    spy = Spy()
+    spy.register_forward_pre_hook(lambda module, args: torch.zeros(2))  # not a tuple
+    spy(torch.ones(2), torch.ones(3))
+    assert len(seen[0]) == 1 and torch.equal(seen[0][0], torch.zeros(2))
+
+
+def test_the_handle_is_a_context_manager_that_removes_the_hook():
+    layer, calls = nn.Linear(2, 2), []
+    with layer.register_forward_hook(lambda *args: calls.append(1)) as handle:
+        layer(torch.ones(1, 2))
+    layer(torch.ones(1, 2))
+    assert calls == [1] and isinstance(handle, torch.utils.hooks.RemovableHandle)
+    assert outputs["forward-pre-hook"].split() == ["inside", "with:", "True", "after", "with:", "False"]
+
+
+def test_keyword_arguments_reach_only_hooks_registered_with_kwargs():
+    model, seen = ns["Scaled"](), {}
+    model.register_forward_pre_hook(lambda module, args: seen.update(plain=args))
+    model.register_forward_pre_hook(lambda module, args, kwargs: seen.update(pre=(args, kwargs)), with_kwargs=True)
+    model.register_forward_hook(
+        lambda module, args, kwargs, output: seen.update(post=(args, kwargs, output)), with_kwargs=True)
+    Y = model(ns["X"], scale=3.0)
+    assert len(seen["plain"]) == 1 and seen["pre"][1] == {"scale": 3.0}
+    assert seen["post"][1] == {"scale": 3.0} and seen["post"][2] is Y
+    assert "1 positional, {'scale': 3.0}" in outputs["hooks-with-kwargs"]
+
+
+def test_a_with_kwargs_pre_hook_changes_args_and_kwargs_by_returning_a_pair():
+    model = ns["Scaled"]()
+    model.register_forward_pre_hook(lambda module, args, kwargs: ((2 * args[0],), {"scale": 0.5}), with_kwargs=True)
+    assert torch.allclose(model(ns["X"], scale=3.0), model.linear(2 * ns["X"]) * 0.5)
+    assert outputs["pre-hook-changes-kwargs"].strip() == "True"
+
+
 # Training and evaluation mode
 
 
@@ -465,3 +678,199 @@ def test_eval_keeps_autograd_and_inference_mode_or_no_grad_turn_it_off():
         assert not net(ns["X"]).requires_grad
     with torch.no_grad():
         assert not net(ns["X"]).requires_grad
+
+
+# Compiling a module
+
+
+def test_the_default_backend_is_inductor():
+    assert torch.compiler.get_default_backend() == "inductor"
+
+
+def test_explain_runs_the_module_and_counts_three_graphs_and_two_breaks():
+    net, calls = ns["FixedHiddenMLP"](), []
+    net.load_state_dict(ns["plain"].state_dict())  # the page's weights
+    net.linear.register_forward_hook(lambda *args: calls.append(1))
+    explanation = torch._dynamo.explain(net)(ns["X"])
+    assert len(calls) == 2
+    assert (explanation.graph_count, explanation.graph_break_count) == (3, 2)
+    ops = [[getattr(op, "__name__", str(op)) for op in graph] for graph in explanation.ops_per_graph]
+    assert ops == [["linear", "matmul", "add", "relu", "linear", "gt"], ["truediv", "gt"], []]
+    assert outputs["compile-graph-breaks"].splitlines()[0] == "graphs: 3 | graph breaks: 2"
+
+
+def test_fullgraph_true_raises_at_the_data_dependent_while():
+    torch.compiler.reset()
+    with pytest.raises(torch._dynamo.exc.Unsupported) as error:
+        torch.compile(ns["FixedHiddenMLP"](), backend="eager", fullgraph=True)(ns["X"])
+    assert str(error.value).splitlines()[0] == "Data-dependent branching"
+    assert outputs["compile-graph-breaks"].splitlines()[1] == "Unsupported: Data-dependent branching"
+
+
+def halvings(net, X):
+    Y = net.linear(torch.relu(net.linear(X) @ net.rand_weight + 1))
+    steps = 0
+    while Y.abs().sum() > 1:
+        Y, steps = Y / 2, steps + 1
+    return steps
+
+
+def test_the_compiled_module_traces_and_computes_the_same_values_however_often_the_loop_turns():
+    net = ns["plain"]
+    turns = {halvings(net, s * ns["X"]) for s in (0.01, 1.0, 100.0)}
+    assert len(turns) == 3  # a few turns or many
+    torch.compiler.reset()
+    counter = CompileCounter()
+    compiled = torch.compile(net, backend=counter)
+    assert all(torch.equal(compiled(s * ns["X"]), net(s * ns["X"])) for s in (0.01, 1.0, 100.0))
+    assert counter.frame_count >= 3  # it did trace
+    assert outputs["compile-same-result"].splitlines() == ["OptimizedModule True", "True"]
+
+
+def test_the_wrapper_holds_the_original_as_orig_mod_and_shares_its_parameters():
+    net = ns["FixedHiddenMLP"]()
+    compiled = torch.compile(net, backend="eager")
+    assert isinstance(compiled, nn.Module) and compiled._orig_mod is net
+    assert all(a is b for a, b in zip(compiled.parameters(), net.parameters(), strict=True))
+    assert list(compiled.state_dict()) == ["_orig_mod." + key for key in net.state_dict()]
+    assert list(compiled._orig_mod.state_dict()) == list(net.state_dict())
+
+
+def test_a_compiled_state_dict_does_not_load_into_the_plain_model():
+    compiled = torch.compile(ns["FixedHiddenMLP"](), backend="eager")
+    with pytest.raises(RuntimeError, match=r"Missing key\(s\).*\n.*Unexpected key\(s\).*_orig_mod\."):
+        ns["FixedHiddenMLP"]().load_state_dict(compiled.state_dict())
+    assert "<All keys matched successfully>" in outputs["compile-state-dict"]
+
+
+def test_module_compile_keeps_class_and_keys_and_does_compile():
+    net = ns["FixedHiddenMLP"]()
+    keys = list(net.state_dict())
+    counter = CompileCounter()
+    net.compile(backend=counter)
+    assert type(net) is ns["FixedHiddenMLP"] and list(net.state_dict()) == keys
+    eager = net.forward(ns["X"])
+    assert torch.equal(net(ns["X"]), eager) and counter.frame_count == 3
+    assert type(ns["net"]) is ns["FixedHiddenMLP"] and ns["net"]._compiled_call_impl is not None
+    assert outputs["compile-in-place"].splitlines()[1] == "True | 3 graphs traced"
+
+
+def test_a_backend_gets_each_graph_module_and_example_inputs_and_returns_what_runs():
+    seen = []
+
+    def backend(gm, example_inputs):
+        seen.append((gm, example_inputs))
+        return lambda *args: [torch.zeros(1)]  # whatever it returns is what runs
+
+    torch.compiler.reset()
+    out = torch.compile(nn.Linear(2, 1), backend=backend)(torch.ones(1, 2))
+    assert isinstance(seen[0][0], torch.fx.GraphModule) and all(isinstance(t, torch.Tensor) for t in seen[0][1])
+    assert torch.equal(out, torch.zeros(1))
+
+
+class OwnForward(nn.Module):  # forward outside torch.nn; everything it calls inside
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+@pytest.mark.parametrize("make, traced", [
+    (lambda: nn.Sequential(nn.Linear(2, 2), nn.ReLU()), False),
+    (lambda: nn.Linear(2, 2), False),
+    (OwnForward, True),
+], ids=["Sequential", "Linear", "own forward"])
+def test_module_compile_traces_nothing_when_everything_comes_from_torch_nn(make, traced):
+    torch.compiler.reset()
+    counter, module = CompileCounter(), make()
+    module.compile(backend=counter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning either
+        module(torch.ones(1, 2))
+    assert module._compiled_call_impl is not None
+    assert (counter.frame_count > 0) == traced
+    wrapped_counter = CompileCounter()
+    torch.compile(make(), backend=wrapped_counter)(torch.ones(1, 2))
+    assert wrapped_counter.frame_count == 1  # torch.compile(module) traces it
+
+
+def test_page_shows_zero_graphs_for_seq_compile_and_one_for_torch_compile():
+    lines = outputs["compile-in-place-builtin"].splitlines()
+    assert lines[0].endswith("| 0 graphs traced") and lines[1].endswith("| 1 graph traced")
+    assert ns["seq"]._compiled_call_impl is None and ns["compiled_seq"]._orig_mod is ns["seq"]
+
+
+# Exercises
+
+
+def test_exercise_predict_reused_relu():
+    assert outputs["exercise-predict-reused-relu-solution"].splitlines() == [
+        "ChildrenSequential: 4 entries, 3 children, 4 modules, ReLU calls: 1",
+        "Sequential: 4 entries, 3 children, 4 modules, ReLU calls: 2",
+    ]
+    relu = nn.ReLU()
+    net = nn.Sequential(nn.Linear(2, 2), relu, nn.Linear(2, 2), relu)
+    assert list(net.modules())[0] is net and len(list(net.modules())) == 4
+
+
+def test_exercise_layers_in_a_list_hides_them_from_parameters_state_dict_optimizer_and_to(seeded):
+    tower, fixed = ns["Tower"](3), ns["ModuleListTower"](3)
+    assert sum(p.numel() for p in tower.parameters()) == 20 + 1
+    assert sum(p.numel() for p in fixed.parameters()) == 3 * (20 * 20 + 20) + 21 == 1281
+    assert list(fixed.state_dict())[:2] == ["layers.0.weight", "layers.0.bias"]
+    assert "layers.2.bias" in fixed.state_dict() and len(fixed.state_dict()) == 8
+    reloaded = ns["Tower"](3)
+    reloaded.load_state_dict(tower.state_dict())
+    assert not torch.allclose(reloaded(ns["X"]), tower(ns["X"]))  # new random hidden layers
+    assert tower.to(torch.float64).layers[0].weight.dtype == torch.float32
+    assert outputs["exercise-layers-in-a-list"].strip() == "torch.Size([2, 1]) 21"
+
+
+def test_exercise_count_chimera_parameters():
+    counts = [sum(p.numel() for p in child.parameters()) for child in ns["chimera"].children()]
+    assert counts == [20 * 64 + 64 + 64 * 32 + 32 + 32 * 16 + 16, 16 * 20 + 20, 20 * 20 + 20] == [3952, 340, 420]
+    fixed = ns["chimera"][2]
+    assert fixed.rand_weight.numel() == 400 and "rand_weight" in fixed.state_dict()
+    assert outputs["exercise-count-chimera-parameters"].splitlines()[-1] == "total: 4712"
+
+
+def test_exercise_constant_after_to():
+    lines = outputs["exercise-constant-after-to"].splitlines()
+    assert lines[0] == "['1.weight', '1.bias']"
+    model = nn.Sequential(ns["Standardize"](torch.full((20,), 0.5), torch.full((20,), 0.29)), nn.Linear(20, 1))
+    model.to(torch.float64)
+    assert model[0].mean.dtype == torch.float32 and model(ns["X"].double()).dtype == torch.float64
+    assert (ns["X"].double() - model[0].mean).dtype == torch.float64  # type promotion
+    model.to(torch.bfloat16)
+    standardized = model[0](ns["X"].bfloat16())
+    assert standardized.dtype == torch.float32  # Standardize does not raise
+    with pytest.raises(RuntimeError, match="same dtype"):
+        model[1](standardized)  # the linear layer does
+    assert lines[2].startswith("torch.bfloat16 -> RuntimeError")
+    assert outputs["exercise-constant-after-to-solution"].splitlines()[0] == "['0.mean', '0.std', '1.weight', '1.bias']"
+
+
+def test_exercise_residual_stack():
+    stack = ns["ResidualStack"](20, 3)
+    assert sum(p.numel() for p in stack.parameters()) == 3 * (20 * 20 + 20) == 1260
+    Y = ns["X"]
+    for layer in stack.layers:
+        Y = Y + torch.relu(layer(Y))
+    assert torch.equal(stack(ns["X"]), Y)
+    assert outputs["exercise-residual-stack"].splitlines() == ["torch.Size([2, 20]) 1260", "False"]
+
+
+def test_exercise_compiled_checkpoint():
+    assert all(key.startswith("_orig_mod.") for key in ns["checkpoint"]["model"])
+    assert outputs["exercise-compiled-checkpoint-solution"].splitlines() == ["<All keys matched successfully>", "True"]
+
+
+def test_strict_false_loads_nothing_from_a_compiled_state_dict_and_only_reports_it():
+    fresh = ns["FixedHiddenMLP"]()
+    before = {key: value.clone() for key, value in fresh.state_dict().items()}
+    result = fresh.load_state_dict(ns["checkpoint"]["model"], strict=False)
+    assert all(torch.equal(value, before[key]) for key, value in fresh.state_dict().items())
+    assert sorted(result.missing_keys) == sorted(before)
+    assert all(key.startswith("_orig_mod.") for key in result.unexpected_keys)
