@@ -1090,3 +1090,17 @@ def test_tied_lm_saves_its_matrix_once_and_keeps_the_tie():
     assert lines[5:] == ["save_file: RuntimeError", "['embedding.weight']", "(set(), [])", "True"]
     copy_ = ns["safetensors_copy"]
     assert copy_.head.weight is copy_.embedding.weight
+
+
+def test_the_optimizer_state_of_a_compiled_model_loads_into_the_plain_models_optimizer():
+    model = ns["make_regressor"]()
+    compiled = torch.compile(model, backend="eager")
+    optimizer = torch.optim.Adam(compiled.parameters(), lr=0.01)  # the wrapper's parameters
+    model(torch.randn(5, 4)).sum().backward()  # the same parameters, without compiling anything
+    optimizer.step()
+    state = optimizer.state_dict()
+    assert set(state["state"]) == {0, 1, 2, 3}  # numbers, not names
+    plain = ns["make_regressor"]()
+    plain_optimizer = torch.optim.Adam(plain.parameters(), lr=0.01)
+    plain_optimizer.load_state_dict(state)
+    assert torch.equal(plain_optimizer.state[plain[0].weight]["exp_avg"], optimizer.state[model[0].weight]["exp_avg"])
