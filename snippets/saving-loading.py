@@ -2,17 +2,19 @@
 # Every section below is shown on docs/en/saving-loading.md and docs/zh/saving-loading.md, in this order.
 
 # --8<-- [start:setup]
-import argparse
 import copy
+import io
 import json
 import pickle
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
 
 torch.manual_seed(0)  # the same random numbers on every run
 workdir = tempfile.TemporaryDirectory()  # every file of this chapter goes in here
@@ -50,6 +52,18 @@ except RuntimeError as error:
 ones, one = torch.ones(3), torch.ones(1)
 print((ones == one).all().item(), torch.equal(ones, one))  # == broadcasts; torch.equal checks shapes
 # --8<-- [end:equal-not-double-equals]
+
+# --8<-- [start:save-slice]
+big = torch.randn(1000, 256)  # 256,000 floats: 1,024,000 bytes
+first_rows = big[:10]  # a view: 10 rows of big's memory, no copy
+print(first_rows.untyped_storage().nbytes())  # the memory behind the view: all of big
+torch.save(first_rows, folder / "view.pt")
+torch.save(first_rows.clone(), folder / "clone.pt")  # a tensor of its own, 10 rows long
+for name in ["view.pt", "clone.pt"]:
+    print(f"{name:9}{(folder / name).stat().st_size:>9,} bytes")
+loaded_view = torch.load(folder / "view.pt", weights_only=True)
+print(tuple(loaded_view.shape), loaded_view.untyped_storage().nbytes())  # 10 rows shown, all 1000 in memory
+# --8<-- [end:save-slice]
 
 # --8<-- [start:save-parameters]
 class MLP(nn.Module):
@@ -126,6 +140,7 @@ with torch.no_grad():
 print("state_dict():", snapshot["output.bias"][:3])
 print("deepcopy:    ", frozen["output.bias"][:3])
 net.load_state_dict(frozen)  # undo the edit
+print("restored:    ", torch.equal(net.output.bias, frozen["output.bias"]))
 # --8<-- [end:state-dict-references]
 
 # --8<-- [start:checkpoint-save]
@@ -173,6 +188,63 @@ print(all(torch.equal(a, b) for a, b in zip(model.parameters(), resumed.paramete
 print(all(torch.equal(a, b) for a, b in zip(model.parameters(), restarted.parameters())))
 # --8<-- [end:checkpoint-resume]
 
+# --8<-- [start:rng-save]
+loader = DataLoader(TensorDataset(features, labels), batch_size=16, shuffle=True)  # a new order every epoch
+
+
+def make_dropout_regressor():
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 1))
+
+
+def train_batches(model, optimizer, epochs):
+    for _ in range(epochs):
+        for batch, targets in loader:  # shuffling and dropout draw random numbers
+            loss = F.mse_loss(model(batch).squeeze(1), targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return loss.item()
+
+
+noisy = make_dropout_regressor()
+noisy_optimizer = torch.optim.Adam(noisy.parameters(), lr=0.01)
+train_batches(noisy, noisy_optimizer, 10)
+rng_checkpoint = {
+    "epoch": 10,
+    "model": noisy.state_dict(),
+    "optimizer": noisy_optimizer.state_dict(),
+    "rng": torch.get_rng_state(),  # the CPU generator: a uint8 tensor
+}
+if torch.cuda.is_available():
+    rng_checkpoint["cuda_rng"] = torch.cuda.get_rng_state_all()  # one state per GPU
+else:
+    print("No CUDA here: only the CPU generator's state is saved.")
+torch.save(rng_checkpoint, folder / "checkpoint-rng.pt")
+print(f"uninterrupted, epoch 20: {train_batches(noisy, noisy_optimizer, 10):.4f}")
+# --8<-- [end:rng-save]
+
+# --8<-- [start:rng-resume]
+def resume(restore_rng):
+    saved = torch.load(folder / "checkpoint-rng.pt", weights_only=True)
+    model = make_dropout_regressor()  # its initialization draws random numbers too
+    model.load_state_dict(saved["model"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    optimizer.load_state_dict(saved["optimizer"])
+    if restore_rng:  # last, just before training goes on
+        torch.set_rng_state(saved["rng"])
+        if torch.cuda.is_available() and "cuda_rng" in saved:
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
+    return model, train_batches(model, optimizer, 10)
+
+
+with_rng, loss = resume(restore_rng=True)
+print(f"resumed with RNG state:  {loss:.4f}")
+without_rng, loss = resume(restore_rng=False)
+print(f"resumed without it:      {loss:.4f}")
+print(all(torch.equal(a, b) for a, b in zip(noisy.parameters(), with_rng.parameters())))
+print(all(torch.equal(a, b) for a, b in zip(noisy.parameters(), without_rng.parameters())))
+# --8<-- [end:rng-resume]
+
 # --8<-- [start:map-location]
 locations = []
 
@@ -200,6 +272,43 @@ device_optimizer.load_state_dict(checkpoint["optimizer"])  # 3. its state follow
 state = device_optimizer.state[on_device[0].weight]
 print(on_device[0].weight.device, {key: value.device.type for key, value in state.items()})
 # --8<-- [end:optimizer-device]
+
+# --8<-- [start:assign]
+with torch.device("meta"):
+    meta_net = MLP()  # shapes and dtypes only: nothing allocated, nothing initialized
+weights = torch.load(folder / "mlp.params", weights_only=True)
+print(meta_net.load_state_dict(weights, assign=True))  # the loaded tensors become the parameters
+print(meta_net.hidden.weight.data_ptr() == weights["hidden.weight"].data_ptr())  # same memory: no copy
+print(type(meta_net.hidden.weight).__name__, meta_net.hidden.weight.requires_grad)
+print(torch.equal(meta_net(X), Y))
+# --8<-- [end:assign]
+
+# --8<-- [start:assign-dtype]
+double_net = MLP().to(torch.float64)
+double_net.load_state_dict(torch.load(folder / "mlp.params", weights_only=True))  # copies into float64
+print(double_net.hidden.weight.dtype)
+double_net.load_state_dict(torch.load(folder / "mlp.params", weights_only=True), assign=True)
+print(double_net.hidden.weight.dtype)  # the file's float32, as it was saved
+# --8<-- [end:assign-dtype]
+
+# --8<-- [start:mmap]
+path = folder / "mlp.params"
+mapped = torch.load(path, mmap=True, weights_only=True)  # maps the file; reads no tensor data yet
+raw = path.read_bytes()  # the same file, read the ordinary way
+first = mapped["hidden.weight"]
+for name, tensor in mapped.items():
+    in_memory = tensor.data_ptr() - first.data_ptr()  # bytes after hidden.weight, in memory
+    in_file = raw.find(tensor.numpy().tobytes()) - raw.find(first.numpy().tobytes())  # and in the file
+    print(f"{name:14}{in_memory:>8,}{in_file:>8,}")
+# --8<-- [end:mmap]
+
+# --8<-- [start:mmap-assign]
+with torch.device("meta"):
+    mapped_net = MLP()
+mapped_net.load_state_dict(mapped, assign=True)
+print(mapped_net.hidden.weight.data_ptr() == mapped["hidden.weight"].data_ptr())  # the parameter is the mapped file
+print(torch.equal(mapped_net(X), Y))
+# --8<-- [end:mmap-assign]
 
 # --8<-- [start:strict-loading]
 class NewTask(nn.Module):
@@ -247,6 +356,31 @@ hidden_only = {name: tensor for name, tensor in pretrained.items() if name.start
 print(other.load_state_dict(hidden_only, strict=False))
 # --8<-- [end:shape-mismatch]
 
+# --8<-- [start:compiled-keys]
+regressor = make_regressor()
+compiled = torch.compile(regressor, backend="eager")  # compiles nothing until its first call
+print(type(compiled).__name__, compiled._orig_mod is regressor)
+print(list(compiled.state_dict())[:2])
+print(list(regressor.state_dict())[:2])
+try:
+    make_regressor().load_state_dict(compiled.state_dict())
+except RuntimeError as error:
+    print(f"{type(error).__name__}: {error}")
+# --8<-- [end:compiled-keys]
+
+# --8<-- [start:compiled-fix]
+torch.save(regressor.state_dict(), folder / "regressor.pt")  # save the module you compiled: plain names
+plain = make_regressor()
+print(plain.load_state_dict(torch.load(folder / "regressor.pt", weights_only=True)))
+
+prefixed = compiled.state_dict()  # a file someone saved from the compiled model
+stripped = {name.removeprefix("_orig_mod."): tensor for name, tensor in prefixed.items()}
+print(make_regressor().load_state_dict(stripped))
+
+recompiled = torch.compile(make_regressor(), backend="eager")
+print(recompiled._orig_mod.load_state_dict(stripped))  # load into the module inside the wrapper
+# --8<-- [end:compiled-fix]
+
 # --8<-- [start:whole-model]
 seq_net = nn.Sequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 10))
 torch.save(seq_net, folder / "whole-model.pt")  # pickles the objects, classes and all
@@ -273,16 +407,24 @@ except pickle.UnpicklingError as error:
 # --8<-- [end:pickle-runs-code]
 
 # --8<-- [start:safe-globals]
-run_args = argparse.Namespace(lr=0.01, hidden=8, epochs=50)  # a training script's options
-torch.save({"epoch": 50, "model": model.state_dict(), "args": run_args}, folder / "with-args.pt")
+@dataclass
+class TrainConfig:  # a training run's settings, in a class of your own
+    lr: float = 0.01
+    hidden: int = 8
+    epochs: int = 50
+
+
+config = TrainConfig()
+torch.save({"epoch": 50, "model": model.state_dict(), "config": config}, folder / "with-config.pt")
 try:
-    torch.load(folder / "with-args.pt", weights_only=True)
+    torch.load(folder / "with-config.pt", weights_only=True)
 except pickle.UnpicklingError as error:
-    print(f"{type(error).__name__}: {str(error).split('.')[0]}")
-    print("blocked:", str(error).split("GLOBAL ")[1].split()[0])
-with torch.serialization.safe_globals([argparse.Namespace]):  # allowed inside this block only
-    with_args = torch.load(folder / "with-args.pt", weights_only=True)
-print(with_args["args"])
+    message = str(error)
+    print(f"{type(error).__name__}: {message.split('.')[0]}")
+    print(message.split("WeightsUnpickler error: ")[1].split(" Please")[0])  # the reason, naming the class
+with torch.serialization.safe_globals([TrainConfig]):  # allowed inside this block only
+    with_config = torch.load(folder / "with-config.pt", weights_only=True)
+print(with_config["config"], with_config["config"] == config)
 # --8<-- [end:safe-globals]
 
 # --8<-- [start:safetensors]
@@ -329,3 +471,134 @@ print(torch.equal(tied_copy(tied_inputs), tied_net(tied_inputs)))
 workdir.cleanup()  # removes the folder and every file in it
 print(folder.exists())
 # --8<-- [end:cleanup]
+
+# --8<-- [start:exercise-compare-round-trip-task]
+def round_trip(tensor):  # save to memory and load back: no file needed
+    buffer = io.BytesIO()
+    torch.save(tensor, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+a = torch.tensor([1.0, float("nan"), 3.0])
+b = round_trip(a)
+# --8<-- [end:exercise-compare-round-trip-task]
+
+# --8<-- [start:exercise-compare-round-trip]
+print(a == b)
+print(torch.equal(a, b))
+print(torch.equal(torch.tensor([1, 2, 3]), torch.tensor([1.0, 2.0, 3.0])))
+print((torch.zeros(2, 1) == torch.zeros(1, 2)).all().item())
+torch.testing.assert_close(b, a, rtol=0, atol=0, equal_nan=True)  # exact, NaN equal to NaN, same dtype
+print("assert_close: the round trip is exact")
+# --8<-- [end:exercise-compare-round-trip]
+
+# --8<-- [start:exercise-slice-fixes]
+def saved_size(tensor):
+    buffer = io.BytesIO()
+    torch.save(tensor, buffer)
+    return buffer.getbuffer().nbytes
+
+
+table = torch.randn(1000, 256)
+candidates = {
+    "table[:10]": table[:10],
+    "table[:10].contiguous()": table[:10].contiguous(),  # already contiguous: returns the view itself
+    "table[:10].clone()": table[:10].clone(),
+    "table[:, :10].contiguous()": table[:, :10].contiguous(),  # not contiguous: copies 10 columns
+    "table[5]": table[5],
+}
+for name, tensor in candidates.items():
+    print(f"{name:27}{saved_size(tensor):>10,} bytes")
+# --8<-- [end:exercise-slice-fixes]
+
+# --8<-- [start:exercise-predict-keys-task]
+class Scaler(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 3)
+        self.norm = nn.BatchNorm1d(3)
+        self.register_buffer("mean", torch.zeros(3))
+        self.register_buffer("cache", torch.zeros(3), persistent=False)
+        self.scale = torch.ones(3)
+        self.extras = [nn.Linear(3, 3)]
+        self.heads = nn.ModuleList([nn.Linear(3, 1)])
+        self.temperature = nn.Parameter(torch.ones(1))
+# --8<-- [end:exercise-predict-keys-task]
+
+# --8<-- [start:exercise-predict-keys]
+scaler = Scaler()
+print(list(scaler.state_dict()))
+print(len(scaler.state_dict()), "entries;", len(list(scaler.parameters())), "parameters")
+# --8<-- [end:exercise-predict-keys]
+
+# --8<-- [start:exercise-partial-loading-prefix-task]
+body = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8))
+saved_body = body.state_dict()  # pretrained on some other task
+
+
+class Classifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8))
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, X):
+        return self.head(self.body(X))
+
+
+classifier = Classifier()
+body_result = classifier.load_state_dict(saved_body, strict=False)
+# --8<-- [end:exercise-partial-loading-prefix-task]
+
+# --8<-- [start:exercise-partial-loading-prefix]
+print("missing:   ", body_result.missing_keys)
+print("unexpected:", body_result.unexpected_keys)
+print(torch.equal(classifier.body[0].weight, body[0].weight))
+
+print(classifier.body.load_state_dict(saved_body))  # the submodule has the saved names
+with_prefix = {f"body.{name}": tensor for name, tensor in saved_body.items()}
+print(Classifier().load_state_dict(with_prefix, strict=False))  # or give the names the prefix
+print(torch.equal(classifier.body[0].weight, body[0].weight))
+# --8<-- [end:exercise-partial-loading-prefix]
+
+# --8<-- [start:exercise-tied-weights-task]
+class TiedLM(nn.Module):
+    def __init__(self, vocab=1000, dim=64):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, dim)
+        self.head = nn.Linear(dim, vocab, bias=False)
+        self.head.weight = self.embedding.weight  # one (1000, 64) tensor, used twice
+
+    def forward(self, tokens):
+        return self.head(self.embedding(tokens))
+
+
+lm = TiedLM()
+tokens = torch.tensor([1, 2, 3])
+# --8<-- [end:exercise-tied-weights-task]
+
+# --8<-- [start:exercise-tied-weights]
+print(list(lm.state_dict()))
+buffer = io.BytesIO()
+torch.save(lm.state_dict(), buffer)
+print(f"torch.save: {buffer.getbuffer().nbytes:,} bytes for one 256,000-byte weight")
+buffer.seek(0)
+loaded_lm = torch.load(buffer, weights_only=True)
+print(loaded_lm["embedding.weight"].data_ptr() == loaded_lm["head.weight"].data_ptr())  # still one tensor
+
+lm_copy = TiedLM()
+print(lm_copy.load_state_dict(loaded_lm), lm_copy.head.weight is lm_copy.embedding.weight)
+print(torch.equal(lm_copy(tokens), lm(tokens)))
+
+with tempfile.TemporaryDirectory() as tmp:
+    try:
+        save_file(lm.state_dict(), Path(tmp) / "lm.safetensors")
+    except RuntimeError as error:
+        print(f"save_file: {type(error).__name__}")
+    save_model(lm, Path(tmp) / "lm.safetensors")
+    print(list(load_file(Path(tmp) / "lm.safetensors")))
+    safetensors_copy = TiedLM()
+    print(load_model(safetensors_copy, Path(tmp) / "lm.safetensors"))
+print(torch.equal(safetensors_copy(tokens), lm(tokens)))
+# --8<-- [end:exercise-tied-weights]

@@ -7,17 +7,24 @@ import dataclasses
 import inspect
 import io
 import json
+import os
 import pickle
+import random
+import signal
 import struct
+import subprocess
 import sys
+import types
+import zipfile
 
+import numpy as np
 import pytest
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load, load_file, load_model, save_file, save_model
 from torch import nn
 
-from tools.snippets import ROOT, run
+from tools.snippets import ROOT, run, running_as_main
 
 outputs, ns = run(ROOT / "snippets" / "saving-loading.py")
 
@@ -453,11 +460,56 @@ def test_weights_only_blocks_the_call_that_weights_only_false_would_make(capsys)
     assert "this ran while the file was loading" in capsys.readouterr().out
 
 
-def test_snippet_checkpoint_with_args_is_refused_then_loads_inside_safe_globals():
+def test_snippet_checkpoint_with_config_is_refused_then_loads_inside_safe_globals():
     lines = outputs["safe-globals"].splitlines()
-    assert lines[:2] == ["UnpicklingError: Weights only load failed", "blocked: argparse.Namespace"]
-    assert ns["with_args"]["args"] == ns["run_args"] and ns["with_args"]["epoch"] == 50
-    assert argparse.Namespace not in torch.serialization.get_safe_globals()  # only in the block
+    assert lines[:2] == [
+        "UnpicklingError: Weights only load failed",
+        "Unsupported global: GLOBAL __main__.TrainConfig was not an allowed global by default.",
+    ]
+    assert ns["with_config"]["config"] == ns["config"] and ns["with_config"]["epoch"] == 50
+    assert type(ns["with_config"]["config"]) is ns["TrainConfig"]
+    assert lines[2] == "TrainConfig(lr=0.01, hidden=8, epochs=50) True"
+    assert ns["TrainConfig"] not in torch.serialization.get_safe_globals()  # only in the block
+
+
+def _saved_from_main(obj_class, *args):
+    """A file saved by a script that defines obj_class (as `python train.py` would): it names __main__."""
+    script = types.ModuleType("__main__")
+    setattr(script, obj_class.__name__, obj_class)
+    buffer = io.BytesIO()
+    with running_as_main(script):
+        torch.save({"config": obj_class(*args)}, buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def test_a_class_defined_in_the_script_is_saved_as_main():
+    assert ns["TrainConfig"].__module__ == "__main__"
+    buffer = _saved_from_main(ns["TrainConfig"])
+    assert b"__main__\nTrainConfig" in buffer.getvalue()
+
+
+def test_the_full_message_suggests_add_safe_globals_and_safe_globals():
+    buffer = _saved_from_main(ns["TrainConfig"])
+    with pytest.raises(pickle.UnpicklingError) as error:
+        torch.load(buffer, weights_only=True)
+    message = str(error.value)
+    assert "torch.serialization.add_safe_globals([__main__.TrainConfig])" in message
+    assert "torch.serialization.safe_globals([__main__.TrainConfig])" in message
+
+
+def test_the_same_class_imported_from_a_module_does_not_match_a_main_name_unless_named():
+    imported = dataclasses.make_dataclass("TrainConfig", [("lr", float, dataclasses.field(default=0.01))])
+    imported.__module__ = "train"  # the class as another script imports it: train.TrainConfig
+    script_class = dataclasses.make_dataclass("TrainConfig", [("lr", float, dataclasses.field(default=0.01))])
+    script_class.__module__ = "__main__"
+    buffer = _saved_from_main(script_class)  # saved by train.py itself: __main__.TrainConfig
+    with torch.serialization.safe_globals([imported]), pytest.raises(pickle.UnpicklingError):
+        torch.load(buffer, weights_only=True)
+    buffer.seek(0)
+    with torch.serialization.safe_globals([(imported, "__main__.TrainConfig")]):
+        loaded = torch.load(buffer, weights_only=True)["config"]
+    assert type(loaded) is imported and loaded.lr == 0.01
 
 
 def test_safe_globals_allows_a_class_only_inside_the_block():
@@ -616,3 +668,439 @@ def test_the_training_loop_draws_no_random_numbers():
     before = torch.get_rng_state()
     ns["train"](model, torch.optim.Adam(model.parameters(), lr=0.01), 3)
     assert torch.equal(torch.get_rng_state(), before)
+
+
+# --- torch.equal: values, not bits or dtypes -------------------------------------------------------
+
+
+def test_torch_equal_is_false_for_nan_even_after_an_exact_round_trip():
+    a = torch.tensor([1.0, float("nan"), 3.0])
+    b = saved_and_loaded(a)
+    assert torch.equal(a.view(torch.int32), b.view(torch.int32))  # the same bits
+    assert not torch.equal(a, b)
+    assert outputs["exercise-compare-round-trip"].splitlines()[:2] == ["tensor([ True, False,  True])", "False"]
+
+
+def test_torch_equal_does_not_compare_dtypes_and_assert_close_does():
+    ints, floats = torch.tensor([1, 2, 3]), torch.tensor([1.0, 2.0, 3.0])
+    assert torch.equal(ints, floats)
+    with pytest.raises(AssertionError, match="dtype"):
+        torch.testing.assert_close(ints, floats, rtol=0, atol=0)
+    assert outputs["exercise-compare-round-trip"].splitlines()[2:4] == ["True", "True"]
+
+
+def test_assert_close_needs_equal_nan_and_exact_tolerances_catch_any_change():
+    a = torch.tensor([1.0, float("nan"), 3.0])
+    with pytest.raises(AssertionError):
+        torch.testing.assert_close(a.clone(), a, rtol=0, atol=0)  # NaN != NaN by default
+    torch.testing.assert_close(a.clone(), a, rtol=0, atol=0, equal_nan=True)
+    with pytest.raises(AssertionError):
+        torch.testing.assert_close(a + torch.tensor([1e-7, 0.0, 0.0]), a, rtol=0, atol=0, equal_nan=True)
+    assert outputs["exercise-compare-round-trip"].splitlines()[4] == "assert_close: the round trip is exact"
+
+
+# --- slices -------------------------------------------------------------------------------------------
+
+
+def size_line(section, name):
+    line = next(line for line in outputs[section].splitlines() if line.startswith(name + " "))
+    return int(line[len(name) :].split()[0].replace(",", ""))
+
+
+def test_a_saved_slice_writes_and_loads_the_whole_storage():
+    big, first_rows = ns["big"], ns["first_rows"]
+    assert first_rows.untyped_storage().data_ptr() == big.untyped_storage().data_ptr()  # a view, no copy
+    assert big.nbytes == first_rows.untyped_storage().nbytes() == 1_024_000
+    assert first_rows.nbytes == 10_240
+    assert size_line("save-slice", "view.pt") > big.nbytes
+    assert ns["loaded_view"].shape == (10, 256) and ns["loaded_view"].untyped_storage().nbytes() == big.nbytes
+    assert torch.equal(ns["loaded_view"], first_rows)
+
+
+def test_a_cloned_slice_is_its_rows_plus_about_1_5_kb():
+    overhead = size_line("save-slice", "clone.pt") - 10_240
+    assert 1_250 <= overhead <= 1_750
+
+
+def test_views_saved_together_share_their_storage_after_loading():
+    big = torch.randn(100, 4)
+    loaded = saved_and_loaded({"all": big, "first": big[:10]})
+    assert loaded["first"].untyped_storage().data_ptr() == loaded["all"].untyped_storage().data_ptr()
+    loaded["all"][0, 0] = 123.0
+    assert loaded["first"][0, 0] == 123.0
+
+
+def test_contiguous_returns_a_row_slice_itself_and_copies_a_column_slice():
+    table = torch.randn(1000, 256)
+    rows, columns = table[:10], table[:, :10]
+    assert rows.is_contiguous() and rows.contiguous() is rows
+    assert not columns.is_contiguous() and columns.stride() == (256, 1)  # each row skips 256 - 10 = 246
+    copied = columns.contiguous()
+    assert copied.untyped_storage().nbytes() == 10_000 * 4
+    assert table[5].untyped_storage().nbytes() == table.nbytes
+
+
+def test_exercise_sizes_only_clone_and_a_copied_column_slice_are_small():
+    sizes = {line.rsplit(None, 2)[0]: int(line.rsplit(None, 2)[1].replace(",", ""))
+             for line in outputs["exercise-slice-fixes"].splitlines()}
+    big = {name for name, size in sizes.items() if size > 1_024_000}
+    assert big == {"table[:10]", "table[:10].contiguous()", "table[5]"}
+    assert sizes["table[:10].clone()"] < 12_000 and 40_000 < sizes["table[:, :10].contiguous()"] < 42_000
+
+
+# --- RNG state in a checkpoint ------------------------------------------------------------------------
+
+
+def test_get_rng_state_is_the_cpu_generators_state_as_bytes():
+    assert torch.get_rng_state is torch.random.get_rng_state
+    state = ns["rng_checkpoint"]["rng"]
+    assert state.dtype == torch.uint8 and state.dim() == 1
+    assert callable(torch.cuda.get_rng_state_all) and callable(torch.cuda.set_rng_state_all)
+
+
+def test_the_guard_says_no_cuda_on_a_cpu_machine():
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA machine saves the CUDA states")
+    assert "cuda_rng" not in ns["rng_checkpoint"]
+    assert outputs["rng-save"].splitlines()[0] == "No CUDA here: only the CPU generator's state is saved."
+
+
+def test_resumed_run_with_rng_state_is_the_uninterrupted_run_and_without_it_is_not():
+    noisy, with_rng, without_rng = ns["noisy"], ns["with_rng"], ns["without_rng"]
+    assert all(torch.equal(a, b) for a, b in zip(noisy.parameters(), with_rng.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(noisy.parameters(), without_rng.parameters()))
+    uninterrupted = outputs["rng-save"].splitlines()[-1].split()[-1]
+    lines = outputs["rng-resume"].splitlines()
+    assert lines[0].split()[-1] == uninterrupted != lines[1].split()[-1]
+    assert lines[2:] == ["True", "False"]
+
+
+def test_shuffling_and_dropout_draw_from_the_global_generator():
+    loader, state = ns["loader"], torch.get_rng_state()
+    dropout = nn.Dropout(0.2)
+    first = ([targets for _, targets in loader], dropout(torch.ones(100)))
+    after = torch.get_rng_state()
+    assert not torch.equal(after, state)  # they moved the global generator on
+    torch.set_rng_state(state)
+    second = ([targets for _, targets in loader], dropout(torch.ones(100)))
+    assert all(torch.equal(a, b) for a, b in zip(first[0], second[0])) and torch.equal(first[1], second[1])
+
+
+def test_restoring_the_state_before_building_the_model_is_too_early():
+    make, train = ns["make_dropout_regressor"], ns["train_batches"]
+    torch.manual_seed(3)
+    model = make()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    train(model, optimizer, 1)
+    buffer = io.BytesIO()
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state()}, buffer)
+    train(model, optimizer, 1)
+
+    def resume(restore_first):
+        buffer.seek(0)
+        saved = torch.load(buffer, weights_only=True)
+        if restore_first:
+            torch.set_rng_state(saved["rng"])
+        resumed = make()  # draws random numbers for its initialization
+        resumed.load_state_dict(saved["model"])
+        resumed_optimizer = torch.optim.Adam(resumed.parameters(), lr=0.01)
+        resumed_optimizer.load_state_dict(saved["optimizer"])
+        if not restore_first:
+            torch.set_rng_state(saved["rng"])
+        train(resumed, resumed_optimizer, 1)
+        return resumed
+
+    same = lambda other: all(torch.equal(a, b) for a, b in zip(model.parameters(), other.parameters()))  # noqa: E731
+    assert same(resume(restore_first=False))
+    assert not same(resume(restore_first=True))
+
+
+def test_other_generators_states_and_weights_only():
+    generator = torch.Generator().manual_seed(0)
+    assert torch.equal(saved_and_loaded(generator.get_state()), generator.get_state())
+    assert saved_and_loaded({"py": random.getstate()})["py"] == random.getstate()
+    buffer = io.BytesIO()
+    torch.save({"np": np.random.get_state()}, buffer)
+    buffer.seek(0)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(buffer, weights_only=True)
+    state = np.random.default_rng(0).bit_generator.state
+    assert saved_and_loaded({"np": state})["np"] == state
+
+
+# --- assign=True ----------------------------------------------------------------------------------------
+
+
+def test_a_plain_load_holds_the_weights_twice():
+    state = saved_and_loaded(ns["net"].state_dict())
+    fresh = ns["MLP"]()
+    fresh.load_state_dict(state)
+    assert all(fresh.state_dict()[k].data_ptr() != v.data_ptr() for k, v in state.items())
+
+
+def test_assign_makes_the_loaded_tensors_the_parameters_of_a_meta_model():
+    meta_net, weights = ns["meta_net"], ns["weights"]
+    for name, parameter in meta_net.named_parameters():
+        assert type(parameter) is nn.Parameter and parameter.device.type == "cpu"
+        assert parameter.data_ptr() == weights[name].data_ptr()
+    assert torch.equal(meta_net(ns["X"]), ns["Y"])
+    assert outputs["assign"].splitlines() == ["<All keys matched successfully>", "True", "Parameter True", "True"]
+
+
+def test_a_plain_load_into_a_meta_model_copies_nothing():
+    with torch.device("meta"):
+        meta = ns["MLP"]()
+    with pytest.warns(UserWarning, match="no-op"):
+        meta.load_state_dict(saved_and_loaded(ns["net"].state_dict()))
+    assert meta.hidden.weight.is_meta
+
+
+def test_assign_replaces_the_parameter_objects_keeping_requires_grad():
+    model = nn.Linear(3, 2)
+    model.weight.requires_grad_(False)
+    old = model.weight
+    model.load_state_dict(saved_and_loaded(nn.Linear(3, 2).state_dict()), assign=True)
+    assert model.weight is not old and isinstance(model.weight, nn.Parameter)
+    assert not model.weight.requires_grad and model.bias.requires_grad
+
+
+def test_assign_takes_the_files_dtype_and_device_a_plain_load_keeps_the_models():
+    assert outputs["assign-dtype"].splitlines() == ["torch.float64", "torch.float32"]
+    saved = nn.Linear(3, 2).state_dict()
+    model = nn.Linear(3, 2).to(torch.float64)
+    model.load_state_dict(saved_and_loaded(saved))
+    assert model.weight.dtype == torch.float64
+    model.load_state_dict(saved_and_loaded(saved), assign=True)
+    assert model.weight.dtype == torch.float32
+    model.load_state_dict(saved_and_loaded(saved, map_location="meta"), assign=True)
+    assert model.weight.device.type == "meta"
+
+
+def test_assign_leaves_a_flag_in_the_state_dict_torch_issue_188166():
+    """If this fails, PyTorch fixed the bug: remove the sentence about it from both pages."""
+    state = saved_and_loaded(nn.Linear(3, 2).state_dict())
+    nn.Linear(3, 2).load_state_dict(state, assign=True)
+    model = nn.Linear(3, 2).to(torch.float64)
+    old = model.weight
+    model.load_state_dict(state)  # a plain load of the same dictionary object
+    assert model.weight is not old and model.weight.dtype == torch.float32  # it assigned
+
+
+# --- mmap=True --------------------------------------------------------------------------------------------
+
+
+def test_mapped_tensors_lie_in_memory_as_in_the_file():
+    rows = [line.split() for line in outputs["mmap"].splitlines()]
+    assert [row[0] for row in rows] == list(ns["net"].state_dict())
+    assert all(row[1] == row[2] for row in rows)
+    assert rows[0][1:] == ["0", "0"] and rows[1][1] != "0"
+
+
+def test_the_gaps_between_tensors_are_zip_bookkeeping(tmp_path):
+    path = tmp_path / "mlp.params"
+    torch.save(ns["net"].state_dict(), path)
+    assert zipfile.is_zipfile(path)
+    raw, state = path.read_bytes(), ns["net"].state_dict()
+    spans = [(raw.find(t.detach().numpy().tobytes()), t.nbytes) for t in state.values()]
+    for (start, size), (next_start, _) in zip(spans, spans[1:]):
+        gap = raw[start + size : next_start]
+        assert len(gap) == 64 and gap.startswith(b"PK")
+
+
+def test_mmap_is_documented_as_lazy_and_reads_pages_only_when_used(tmp_path):
+    assert "lazily loaded when their data is accessed" in " ".join(torch.load.__doc__.split())
+    if not os.path.exists("/proc/self/smaps"):
+        pytest.skip("reads Linux's /proc/self/smaps")
+    path = tmp_path / "big.pt"
+    torch.save({"w": torch.randn(4_000_000)}, path)  # 16 MB
+
+    def resident_kb():
+        total, inside = 0, False
+        with open("/proc/self/smaps") as smaps:
+            for line in smaps:
+                fields = line.split()
+                if "-" in fields[0] and len(fields) >= 5:
+                    inside = line.rstrip().endswith(str(path))
+                elif inside and fields[0] == "Rss:":
+                    total += int(fields[1])
+        return total
+
+    mapped = torch.load(path, mmap=True, weights_only=True)
+    assert resident_kb() < 1_000  # mapped, nothing read yet
+    mapped["w"].sum()
+    assert resident_kb() > 15_000  # read when used
+
+
+def test_mmap_assign_parameters_are_the_mapped_tensors():
+    mapped_net, mapped = ns["mapped_net"], ns["mapped"]
+    assert all(p.data_ptr() == mapped[name].data_ptr() for name, p in mapped_net.named_parameters())
+    assert outputs["mmap-assign"].splitlines() == ["True", "True"]
+
+
+def test_without_assign_the_model_copies_the_mapped_tensors(tmp_path):
+    torch.save(ns["net"].state_dict(), tmp_path / "m.pt")
+    mapped = torch.load(tmp_path / "m.pt", mmap=True, weights_only=True)
+    model = ns["MLP"]()
+    model.load_state_dict(mapped)
+    assert all(model.state_dict()[k].data_ptr() != v.data_ptr() for k, v in mapped.items())
+
+
+def test_mmap_needs_a_path():
+    buffer = io.BytesIO()
+    torch.save(torch.ones(2), buffer)
+    buffer.seek(0)
+    with pytest.raises(ValueError, match="file path"):
+        torch.load(buffer, mmap=True, weights_only=True)
+
+
+def test_mmap_refuses_what_weights_only_refuses_and_does_not_make_a_pickle_safe(tmp_path, capsys):
+    torch.save(ns["Payload"](), tmp_path / "payload.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(tmp_path / "payload.pt", mmap=True, weights_only=True)
+    assert "this ran while the file was loading" not in capsys.readouterr().out
+    torch.load(tmp_path / "payload.pt", mmap=True, weights_only=False)  # our own harmless file
+    assert "this ran while the file was loading" in capsys.readouterr().out
+
+
+def test_the_mapping_is_private_writes_never_reach_the_file(tmp_path):
+    import mmap
+
+    assert torch.serialization.get_default_mmap_options() == mmap.MAP_PRIVATE
+    torch.save({"w": torch.zeros(4)}, tmp_path / "w.pt")
+    mapped = torch.load(tmp_path / "w.pt", mmap=True, weights_only=True)
+    mapped["w"].add_(1)
+    assert torch.equal(mapped["w"], torch.ones(4))
+    assert torch.equal(torch.load(tmp_path / "w.pt", weights_only=True)["w"], torch.zeros(4))
+
+
+def save_mapped_model(path, over_the_mapped_file):
+    torch.save(nn.Linear(512, 512).state_dict(), path)
+    with torch.device("meta"):
+        model = nn.Linear(512, 512)
+    model.load_state_dict(torch.load(path, mmap=True, weights_only=True), assign=True)
+    if over_the_mapped_file:
+        torch.save(model.state_dict(), path)
+    else:
+        torch.save(model.state_dict(), path.with_suffix(".new"))
+        os.replace(path.with_suffix(".new"), path)
+    return torch.equal(torch.load(path, weights_only=True)["weight"], model.weight)
+
+
+def test_saving_under_a_new_name_and_os_replace_keeps_the_mapped_model_working(tmp_path):
+    assert save_mapped_model(tmp_path / "model.pt", over_the_mapped_file=False)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the bus error is Linux's behaviour")
+def test_saving_over_the_mapped_file_kills_the_process_with_sigbus(tmp_path):
+    # A child process runs save_mapped_model alone (importing this module would run the snippet).
+    code = "import os, sys, torch\nfrom pathlib import Path\nfrom torch import nn\n"
+    code += inspect.getsource(save_mapped_model)
+    code += "save_mapped_model(Path(sys.argv[1]), over_the_mapped_file=True)\nprint('survived')\n"
+    child = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model.pt")], capture_output=True, text=True)
+    assert child.returncode == -signal.SIGBUS and "survived" not in child.stdout, child.stderr
+
+
+# --- compiled models ------------------------------------------------------------------------------------------
+
+
+def test_a_compiled_models_state_dict_names_start_with_orig_mod_and_share_its_tensors():
+    compiled, regressor = ns["compiled"], ns["regressor"]
+    assert type(compiled).__name__ == "OptimizedModule" and compiled._orig_mod is regressor
+    assert list(compiled.state_dict()) == [f"_orig_mod.{name}" for name in regressor.state_dict()]
+    assert all(a is b for a, b in zip(compiled.parameters(), regressor.parameters()))
+    assert outputs["compiled-keys"].splitlines()[:3] == [
+        "OptimizedModule True",
+        "['_orig_mod.0.weight', '_orig_mod.0.bias']",
+        "['0.weight', '0.bias']",
+    ]
+    assert "Unexpected key(s) in state_dict: \"_orig_mod.0.weight\"" in outputs["compiled-keys"]
+
+
+def test_the_wrapper_and_its_names_do_not_depend_on_the_backend():
+    for backend in ["eager", "aot_eager", lambda graph_module, example_inputs: graph_module.forward]:
+        compiled = torch.compile(nn.Linear(2, 2), backend=backend)  # nothing is compiled before a call
+        assert type(compiled).__name__ == "OptimizedModule"
+        assert list(compiled.state_dict()) == ["_orig_mod.weight", "_orig_mod.bias"]
+    assert "self._orig_mod = mod" in inspect.getsource(type(compiled).__init__)
+
+
+def test_compile_compiles_at_the_first_call_not_before():
+    calls = []
+
+    def backend(graph_module, example_inputs):
+        calls.append(graph_module)
+        return graph_module.forward
+
+    model = nn.Linear(2, 2)
+    compiled = torch.compile(model, backend=backend)
+    assert calls == []
+    assert torch.equal(compiled(torch.ones(1, 2)), model(torch.ones(1, 2)))
+    assert len(calls) == 1
+    torch._dynamo.reset()
+
+
+def test_the_compiled_wrapper_refuses_plain_names_and_loads_through_orig_mod():
+    compiled = torch.compile(ns["make_regressor"](), backend="eager")
+    plain = ns["regressor"].state_dict()
+    with pytest.raises(RuntimeError, match="_orig_mod.0.weight"):
+        compiled.load_state_dict(plain)
+    result = compiled._orig_mod.load_state_dict(plain)
+    assert not result.missing_keys and not result.unexpected_keys
+    assert outputs["compiled-fix"].splitlines() == ["<All keys matched successfully>"] * 3
+
+
+def test_data_parallel_adds_module_and_ddp_holds_the_model_as_module():
+    wrapped = nn.DataParallel(nn.Linear(2, 2))
+    assert list(wrapped.state_dict()) == ["module.weight", "module.bias"]
+    source = inspect.getsource(torch.nn.parallel.DistributedDataParallel.__init__)
+    assert "self.module = module" in source
+
+
+# --- exercises -------------------------------------------------------------------------------------------------
+
+
+def test_state_dict_order_is_own_parameters_then_own_buffers_then_submodules():
+    scaler = ns["Scaler"]()
+    keys = list(scaler.state_dict())
+    assert keys[:2] == ["temperature", "mean"] and keys[2:4] == ["linear.weight", "linear.bias"]
+    assert len(keys) == 11 and len(list(scaler.parameters())) == 7 and len(list(scaler.buffers())) == 5
+    assert not {"cache", "scale"} & set(keys) and not any(k.startswith("extras") for k in keys)
+    assert outputs["exercise-predict-keys"].splitlines()[1] == "11 entries; 7 parameters"
+
+
+def test_a_prefix_mismatch_with_strict_false_loads_nothing():
+    fresh = ns["Classifier"]()
+    before = fresh.body[0].weight.clone()
+    result = fresh.load_state_dict(ns["saved_body"], strict=False)
+    assert len(result.missing_keys) == 6 and len(result.unexpected_keys) == 4
+    assert torch.equal(fresh.body[0].weight, before)
+    lines = outputs["exercise-partial-loading-prefix"].splitlines()
+    assert lines[2] == "False" and lines[3] == "<All keys matched successfully>"
+    assert lines[4] == "_IncompatibleKeys(missing_keys=['head.weight', 'head.bias'], unexpected_keys=[])"
+    assert torch.equal(ns["classifier"].body[0].weight, ns["body"][0].weight)
+
+
+def test_tied_lm_saves_its_matrix_once_and_keeps_the_tie():
+    lm = ns["lm"]
+    assert lm.head.weight is lm.embedding.weight and lm.embedding.weight.nbytes == 256_000
+    lines = outputs["exercise-tied-weights"].splitlines()
+    assert lines[0] == "['embedding.weight', 'head.weight']"
+    assert lines[1] == "torch.save: 257,769 bytes for one 256,000-byte weight"
+    assert lines[2:5] == ["True", "<All keys matched successfully> True", "True"]
+    assert lines[5:] == ["save_file: RuntimeError", "['embedding.weight']", "(set(), [])", "True"]
+    copy_ = ns["safetensors_copy"]
+    assert copy_.head.weight is copy_.embedding.weight
+
+
+def test_the_optimizer_state_of_a_compiled_model_loads_into_the_plain_models_optimizer():
+    model = ns["make_regressor"]()
+    compiled = torch.compile(model, backend="eager")
+    optimizer = torch.optim.Adam(compiled.parameters(), lr=0.01)  # the wrapper's parameters
+    model(torch.randn(5, 4)).sum().backward()  # the same parameters, without compiling anything
+    optimizer.step()
+    state = optimizer.state_dict()
+    assert set(state["state"]) == {0, 1, 2, 3}  # numbers, not names
+    plain = ns["make_regressor"]()
+    plain_optimizer = torch.optim.Adam(plain.parameters(), lr=0.01)
+    plain_optimizer.load_state_dict(state)
+    assert torch.equal(plain_optimizer.state[plain[0].weight]["exp_avg"], optimizer.state[model[0].weight]["exp_avg"])
