@@ -37,13 +37,16 @@ def title(page: Path) -> str:
 
 
 def terminology_problems(root: Path = ROOT) -> list[str]:
-    """Chinese prose and Chinese code comments that use a rendering the glossary rules out,
-    with file, line and the right term."""
+    """Chinese prose, Chinese code comments and the Chinese of the common mistakes that use a
+    rendering the glossary rules out, with file, line and the right term."""
     texts = [(page, number, re.sub(r"`[^`]*`", "", line))  # code spans keep their own words
              for page in pages("zh", root) for number, line in prose_lines(page)]
     for snippet in snippet_files(root):
         table = translation_file(snippet, "zh")
         texts += [(table, line, text) for text, line in load(snippet, "zh").values()]
+    mistakes = root / "docs" / "mistakes.yml"  # both languages; English lines cannot match
+    lines = mistakes.read_text(encoding="utf-8").splitlines()
+    texts += [(mistakes, number, line) for number, line in enumerate(lines, 1)]
     problems, glossary = [], terms(root)
     for path, number, text in texts:
         for term in glossary:

@@ -1,7 +1,8 @@
 """MkDocs hooks: check each page's includes, show each language its own code comments, turn
 every chapter into an executed notebook, and fill in the generated parts of pages: which runs
 printed a chapter's outputs, CPU/CUDA output tabs and the test report (tools/report.py), the
-glossary table (tools/glossary.py) and the notice on a stale translation.
+glossary table (tools/glossary.py), the common mistakes (tools/mistakes.py) and the notice on a
+stale translation.
 
 For each chapter page (a page with a snippet file of its name) this writes
 `.cache/notebooks/<lang>/notebooks/<name>.ipynb`, which mkdocs-jupyter renders, and a copy
@@ -27,6 +28,7 @@ from tools.comments import translated_root  # noqa: E402
 from tools.glossary import table as glossary_table  # noqa: E402
 from tools.llms import summary  # noqa: E402
 from tools.llms import write as write_llms_txt  # noqa: E402
+from tools.mistakes import tables as mistakes_tables  # noqa: E402
 from tools.notebooks import NotebookError, execute, page_to_notebook  # noqa: E402
 from tools.pages import PageError, check_includes, expand, heading_ids, snippet_for  # noqa: E402
 from tools.project import CACHE, SITE, SOURCE, site_dir, under  # noqa: E402
@@ -36,6 +38,7 @@ from tools.translations import fingerprint, recorded  # noqa: E402
 
 REPORT_MARKER = "<!-- test-report -->"
 GLOSSARY_MARKER = "<!-- glossary -->"
+MISTAKES_MARKER = "<!-- mistakes -->"
 STALE_NOTICE = (
     '!!! warning "译文可能已过时"\n'
     '    本页的英文原文在翻译之后有过修改，下面的译文可能与之不一致。'
@@ -131,6 +134,8 @@ def _generated_parts(markdown, page, config, files):
         markdown = markdown.replace(REPORT_MARKER, report_tables(root, lang))
     if GLOSSARY_MARKER in markdown:
         markdown = markdown.replace(GLOSSARY_MARKER, glossary_table(lang, root))
+    if MISTAKES_MARKER in markdown:
+        markdown = markdown.replace(MISTAKES_MARKER, mistakes_tables(lang, root))
     if lang != SOURCE:
         markdown = _stale_translation_notice(markdown, page, root) + markdown
     name = Path(page.file.src_uri).stem
