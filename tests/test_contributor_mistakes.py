@@ -17,6 +17,7 @@ from tools.build import BuildError, build
 from tools.comments import problems as comment_problems
 from tools.glossary import terminology_problems
 from tools.links import problems as link_problems
+from tools.mistakes import problems as mistake_problems
 from tools.mkdocs_hooks import _stale_translation_notice
 from tools.new_page import create
 from tools.pages import page_problems, parity_problems
@@ -140,6 +141,26 @@ def test_code_written_on_the_page_instead_of_included(project_copy):
     assert page_problems(page, project_copy)[0] == expected
 
 
+def test_an_exercise_without_a_solution(project_copy):
+    page = project_copy / "docs" / "en" / "layers.md"
+    text = page.read_text(encoding="utf-8")
+    exercise = text.rindex("\n### ") + 1
+    page.write_text(text[:exercise] + text[exercise:].replace("??? success", "!!! note", 1), encoding="utf-8")
+    line = text[:exercise].count("\n") + 1
+    assert page_problems(page, project_copy) == [
+        f'docs/en/layers.md:{line}: the exercise has no folded solution (`??? success "..."`)']
+
+
+def test_a_common_mistake_that_links_to_a_heading_that_does_not_exist(project_copy):
+    table = project_copy / "docs" / "mistakes.yml"
+    edit(table, "layers.md#a-first-network", "layers.md#a-first-netwrok")
+    problems = mistake_problems(project_copy)
+    assert [p.split(": ", 2)[2] for p in problems] == [
+        f"links to layers.md#a-first-netwrok, but docs/{lang}/layers.md has no heading 'a-first-netwrok'"
+        for lang in ("en", "zh")]
+    assert all(p.startswith("docs/mistakes.yml: entry 1 (") for p in problems)
+
+
 def test_a_broken_link_or_anchor_in_the_built_site(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "index.html").write_text('<h2 id="here">Here</h2>', encoding="utf-8")
@@ -261,8 +282,9 @@ def test_a_new_page_passes_the_checks_right_away(project_copy):
     snippet = project_copy / "snippets" / "optimizers.py"
     write_outputs(record(project_copy, [snippet]), project_copy / "outputs", project_copy)  # as `make new-page`
     assert output_differences(snippet) == []
-    for page in created[2:]:
-        assert page_problems(page, project_copy) == []
+    for page in created[2:]:  # all that a new page lacks: three more exercises
+        assert page_problems(page, project_copy) == [
+            f"{page.relative_to(project_copy)}:{line_of(page, '{ #exercises }')}: 1 exercise; a chapter has 4 to 6"]
     assert parity_problems(project_copy) == [] and comment_problems(project_copy) == []
     assert not [p for p in stale(project_copy) if "optimizers" in p]
 

@@ -1,6 +1,6 @@
 """`make new-page NAME=... TITLE=... TITLE_ZH=...`: a new chapter page, ready to fill in.
 
-Creates snippets/<name>.py with a first section, the Chinese of its comments in
+Creates snippets/<name>.py with a first section and a first exercise's solution, the Chinese of its comments in
 snippets/<name>.zh.yml, the page in both languages with the include lines in place (the
 Chinese page recording the English version it translates), and the navigation entries of both
 languages, just before "Common mistakes".
@@ -26,6 +26,10 @@ torch.manual_seed(0)  # the same random numbers on every run
 net = nn.Linear(4, 2)
 print(net(torch.ones(1, 4)).shape)
 # --8<-- [end:setup]
+
+# --8<-- [start:exercise-count-parameters]
+print(sum(p.numel() for p in net.parameters()))
+# --8<-- [end:exercise-count-parameters]
 '''
 
 COMMENTS = HEADER.format(language="Chinese", page="{name}") + (
@@ -42,11 +46,33 @@ PAGE = '''# {title}{heading_id}
 ```{{ .text .output .no-copy }}
 --8<-- "outputs/cpu/{name}.txt:setup"
 ```
+
+## {exercises} {{ #exercises }}
+
+### {count} {{ #exercise-count-parameters }}
+
+{task}
+
+??? success "{solution}"
+
+    {answer}
+
+    ```python
+    --8<-- "snippets/{name}.py:exercise-count-parameters"
+    ```
+
+    ```{{ .text .output .no-copy }}
+    --8<-- "outputs/cpu/{name}.txt:exercise-count-parameters"
+    ```
 '''
 
-INTRO = {
-    "en": "What this chapter teaches, in a few sentences.",
-    "zh": "用几句话说明本章讲什么。",
+WORDS = {  # the page's own words, to be rewritten; the exercise is the first of four to six
+    "en": {"intro": "What this chapter teaches, in a few sentences.", "exercises": "Exercises",
+           "count": "Count the parameters", "solution": "Solution",
+           "task": "How many parameters has `nn.Linear(4, 2)`? Count by hand first.",
+           "answer": "4 × 2 weights and 2 biases: 10."},
+    "zh": {"intro": "用几句话说明本章讲什么。", "exercises": "练习", "count": "数一数参数", "solution": "参考答案",
+           "task": "`nn.Linear(4, 2)` 有多少个参数？先手算。", "answer": "4 × 2 个权重加 2 个偏置：10 个。"},
 }
 NAV_BEFORE = {"mkdocs.yml": "mistakes.md", "mkdocs.zh.yml": "mistakes.md"}
 
@@ -65,9 +91,9 @@ def create(name: str, title: str, title_zh: str, root: Path = ROOT) -> list[Path
             raise SystemExit(f"{path.relative_to(root)} exists already")
     paths["snippet"].write_text(SNIPPET.format(title=title, name=name), encoding="utf-8")
     paths["comments"].write_text(COMMENTS.format(name=name), encoding="utf-8")
-    paths["en"].write_text(PAGE.format(title=title, heading_id="", intro=INTRO["en"], name=name), encoding="utf-8")
+    paths["en"].write_text(PAGE.format(title=title, heading_id="", name=name, **WORDS["en"]), encoding="utf-8")
     slug = re.sub(r"[^\w]+", "-", title.lower()).strip("-")
-    paths["zh"].write_text(PAGE.format(title=title_zh, heading_id=f" {{ #{slug} }}", intro=INTRO["zh"], name=name),
+    paths["zh"].write_text(PAGE.format(title=title_zh, heading_id=f" {{ #{slug} }}", name=name, **WORDS["zh"]),
                            encoding="utf-8")
     mark(paths["zh"], root)
     for config, entry in (("mkdocs.yml", f"  - {title}: {name}.md"), ("mkdocs.zh.yml", f"  - {title_zh}: {name}.md")):

@@ -223,6 +223,38 @@ def page_problems(page: Path, root: Path = ROOT) -> list[str]:
     for section in printed:
         if f'"{own_output}:{section}"' not in text:
             problems.append(f"{name}: section '{section}' prints something; show {own_output}:{section} under its code")
+    return problems + exercise_problems(page, root)
+
+
+EXERCISES = (4, 6)  # how many exercises a chapter ends with
+SOLUTION = re.compile(r'^\?\?\?\+?\s+success\b')
+
+
+def exercise_problems(page: Path, root: Path = ROOT) -> list[str]:
+    """A chapter ends with its exercises: the last `##` section, `{ #exercises }`, holding 4 to 6
+    `### ... { #exercise-... }`, each with a folded `??? success` solution that runs code."""
+    name, lines = rel(page, root), page.read_text(encoding="utf-8").splitlines()
+    code = {n for f in fences("\n".join(lines)) for n in range(f.line, f.end_line + 1)}
+    sections = [(n, HEADING.match(line)) for n, line in enumerate(lines, 1)
+                if n not in code and HEADING.match(line) and len(HEADING.match(line)[1]) == 2]
+    if not sections or sections[-1][1]["id"] != "exercises":
+        return [f"{name}: a chapter ends with its exercises: a last section `## ... {{ #exercises }}`"]
+    start = sections[-1][0]
+    exercises = [n for n, line in enumerate(lines, 1) if n > start and n not in code and line.startswith("### ")]
+    problems = []
+    if not EXERCISES[0] <= len(exercises) <= EXERCISES[1]:
+        count = f"{len(exercises)} exercise{'' if len(exercises) == 1 else 's'}"
+        problems.append(f"{name}:{start}: {count}; a chapter has {EXERCISES[0]} to {EXERCISES[1]}")
+    for first, end in zip(exercises, [*exercises[1:], len(lines) + 1]):
+        heading = HEADING.match(lines[first - 1])
+        if not heading or not (heading["id"] or "").startswith("exercise-"):
+            problems.append(f"{name}:{first}: an exercise's heading needs an id `{{ #exercise-... }}`")
+        body = lines[first:end - 1]
+        solution = next((i for i, line in enumerate(body) if SOLUTION.match(line)), None)
+        if solution is None:
+            problems.append(f"{name}:{first}: the exercise has no folded solution (`??? success \"...\"`)")
+        elif not any(line.strip().startswith("```") and "python" in line for line in body[solution:]):
+            problems.append(f"{name}:{first}: the exercise's solution shows no code that runs")
     return problems
 
 
