@@ -5,7 +5,7 @@ import pytest
 
 from tools.build import build
 from tools.notebooks import executed_dir
-from tools.project import ROOT, SITE
+from tools.project import CACHE, ROOT, SITE, under
 
 PROJECT_PARTS = [
     "docs", "snippets", "outputs", "results", "tools", "overrides", "tests",
@@ -20,8 +20,8 @@ def project_copy(tmp_path) -> Path:
 
 
 def copy_project(copy: Path) -> Path:
-    """Copy the project to `copy`, with the notebooks' outputs, so that building the copy runs no
-    kernel for code that did not change."""
+    """Copy the project to `copy`, with the notebooks' outputs and renders, so that building the
+    copy runs and renders no notebook whose code did not change."""
     copy.mkdir()
     for part in PROJECT_PARTS:
         source = ROOT / part
@@ -29,24 +29,41 @@ def copy_project(copy: Path) -> Path:
             shutil.copytree(source, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, copy / part)
-    if executed_dir().exists():
-        shutil.copytree(executed_dir(), executed_dir(copy))
+    for cache in (executed_dir(), CACHE / "mkdocs-jupyter"):  # notebooks run and rendered already
+        if cache.exists():
+            shutil.copytree(cache, under(copy, cache))
     return copy
 
 
 @pytest.fixture(scope="session")
-def site() -> Path:
+def site(request) -> Path:
     """The site, built once per run into site/ (as `make build` builds it, in this process):
     the tests, `make bench`, CI's artifact and the deployed site all read this build. Outputs
-    that differ from the stored ones do not stop it: tests/test_snippets.py reports them."""
-    return build(SITE, check_outputs=False, say=lambda *_: None)
+    that differ from the stored ones do not stop it: tests/test_snippets.py reports them. When
+    browser tests are to run, their checks start now, in a thread (tests/test_browser.py)."""
+    built = build(SITE, check_outputs=False, say=lambda *_: None)
+    if request.config.stash.get(BROWSER_TESTS, False):
+        from test_browser import start
+
+        request.config.browser_checks = start(built)
+    return built
 
 
-def pytest_collection_modifyitems(items):
-    """Marks that `make check` deselects: tests of the built site and of the browser."""
+BROWSER_TESTS = pytest.StashKey[bool]()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks that `make check` deselects (tests of the built site and of the browser), and the
+    browser tests last: their checks run in a thread while the other tests run."""
     for item in items:
         if "site" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.site)
+    browser = [item for item in items if item.get_closest_marker("browser")]
+    items[:] = [item for item in items if not item.get_closest_marker("browser")] + browser
+
+
+def pytest_collection_finish(session):
+    session.config.stash[BROWSER_TESTS] = any(item.get_closest_marker("browser") for item in session.items)
 
 
 def pytest_terminal_summary(terminalreporter):

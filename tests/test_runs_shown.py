@@ -10,7 +10,7 @@ from tools.build import build
 from tools.pages import pages, snippet_for
 from tools.project import COMMITTED_RECORDS, RECORDS, ROOT, under
 from tools.report import device_tabs, records, report_tables, run_line
-from tools.snippets import read_outputs
+from tools.snippets import format_outputs, read_outputs
 
 pytestmark = pytest.mark.scratch
 CHAPTERS = [page for page in pages("en") if snippet_for(page).exists()]
@@ -25,9 +25,9 @@ def gpu_recorded(project_copy, site):
            "cuda": "13.0", "date": "2026-12-01T10:00:00+00:00", "snippets": [dict(r) for r in cpu_run["snippets"]]}
     cuda_outputs = project_copy / "outputs" / "cuda" / "devices.txt"
     cuda_outputs.parent.mkdir()
-    text = (project_copy / "outputs" / "cpu" / "devices.txt").read_text(encoding="utf-8")
-    cuda_outputs.write_text(text.replace("cpu", "cuda:0"), encoding="utf-8")
-    shown = read_outputs(cuda_outputs)
+    printed = read_outputs(project_copy / "outputs" / "cpu" / "devices.txt")
+    shown = {name: text.replace("cpu", "cuda:0") for name, text in printed.items()}
+    cuda_outputs.write_text(format_outputs(shown), encoding="utf-8")
     for row in run["snippets"]:
         if row["snippet"] == "snippets/devices.py":
             row["output"] = shown.get(row["section"], "")

@@ -3,14 +3,17 @@
 import html
 import json
 import re
+import textwrap
+from urllib.parse import quote
 
 import nbformat
 import pytest
 
+from tools.comments import translated_root
 from tools.links import problems as link_problems
 from tools.notebooks import TRY_IT
 from tools.pages import pages, snippet_for
-from tools.project import LANGUAGES, ROOT, site_dir
+from tools.project import LANGUAGES, ROOT, SOURCE, site_dir
 from tools.snippets import output_file, parse_sections, read_outputs
 
 PAGES = {lang: [p.relative_to(ROOT / "docs" / lang) for p in pages(lang)] for lang in LANGUAGES}
@@ -113,3 +116,48 @@ def test_edit_link_opens_the_page_in_its_own_language(site, lang):
     for page_html, source in built:  # a chapter's notebook is edited through its chapter page
         edit = re.search(r'<a href="([^"]+)"[^>]*rel="edit"', page_html)
         assert edit and edit[1].endswith(f"/edit/main/docs/{lang}/{source}"), f"{lang}/{source}: {edit and edit[1]}"
+
+
+def built(site):
+    """Every built page of both languages, notebook pages and the printable edition included: (name, html)."""
+    for lang in LANGUAGES:
+        folder = site_dir(lang, site)
+        for path in sorted(folder.rglob("*.html")):
+            if lang == SOURCE and path.relative_to(folder).parts[0] in LANGUAGES:
+                continue  # another language's page
+            yield f"{lang}/{path.relative_to(folder).as_posix()}", path.read_text(encoding="utf-8")
+
+
+def test_every_image_has_alt_text(site):
+    missing = [f"{name}: {tag}" for name, page_html in built(site)
+               for tag in re.findall(r"<img\b[^>]*>", page_html) if not re.search(r'\balt="[^"]+"', tag)]
+    assert not missing, "\n".join(missing)
+
+
+def test_every_page_links_to_the_issue_forms_with_its_address(site):
+    problems = []
+    for name, page_html in built(site):
+        if name.endswith("/404.html"):  # it stands for every missing address, and has none of its own
+            continue
+        canonical = re.search(r'<link rel="canonical" href="([^"]+)"', page_html)[1]
+        block = re.search(r'<p class="report-problem">(.*?)</p>', page_html, re.S)
+        links = re.findall(r'href="([^"]+)"', block[1]) if block else []
+        for form in ("wrong-output.yml", "translation-error.yml"):
+            expected = f"/issues/new?page={quote(canonical, safe='/')}&template={form}"
+            if not [link for link in links if html.unescape(link).endswith(expected)]:
+                problems.append(f"{name}: no link to the issue form {form} with its address: {links}")
+    assert not problems, "\n".join(problems[:20])
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=str)
+def test_code_blocks_show_the_chapters_sections_with_the_languages_comments(site, lang, chapter):
+    """What a copy button copies: the code of each block, here as the HTML holds it."""
+    page_html = html_of(site, lang, chapter)
+    code = r'<div class="language-python highlight"><pre[^>]*>(?:<span></span>)?<code>(.*?)</code>'
+    blocks = re.findall(code, page_html, re.S)
+    shown = [html.unescape(re.sub(r"<[^>]+>", "", block)).rstrip("\n") for block in blocks]
+    snippet = snippet_for(ROOT / "docs" / lang / chapter)
+    if lang != SOURCE:
+        snippet = translated_root(lang) / "snippets" / snippet.name
+    assert shown == [textwrap.dedent(section.code).rstrip("\n") for section in parse_sections(snippet)]

@@ -41,7 +41,9 @@ def problems(site: Path) -> list[str]:
             if not target.is_file():
                 found.append(f"{where}: no such file")
             elif parts.fragment and target.suffix == ".html":
-                if unquote(parts.fragment) not in ids.setdefault(target, _ids(target)):
+                if target not in ids:  # each page's ids read once
+                    ids[target] = _ids(target)
+                if unquote(parts.fragment) not in ids[target]:
                     found.append(f"{where}: no element with id '{unquote(parts.fragment)}'")
     return found
 

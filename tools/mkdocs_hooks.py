@@ -99,7 +99,7 @@ def on_files(files, config):
         raise PluginError(str(error)) from None
     for (folder, page), notebook in notebooks.items():
         path = out_dir / folder / f"{page.stem}.ipynb"
-        text = nbformat.writes(notebook)
+        text = nbformat.v4.writes(notebook)  # as nbformat.writes, without validating: the tests do
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
@@ -120,7 +120,15 @@ def on_page_markdown(markdown, page, config, files):
 
 
 def on_post_build(config):
-    """llms.txt and llms-full.txt, pages in the order of the navigation (tools/llms.py)."""
+    """llms.txt and llms-full.txt, pages in the order of the navigation (tools/llms.py); and the
+    printable edition, which mkdocs-print-site writes just before: it opens every folded block
+    (exercises' solutions), since paper cannot unfold them, and its links to the notebooks (left
+    out of it) go to the notebooks' pages."""
+    printable = Path(config.site_dir) / "print_page" / "index.html"
+    if printable.exists():
+        html = re.sub(r'href="#notebooks-([\w-]+)"', r'href="../notebooks/\1/"', printable.read_text(encoding="utf-8"))
+        html = re.sub(r"<details(?![^>]*\bopen\b)", "<details open", html.replace('href="#print_page"', 'href="./"'))
+        printable.write_text(html, encoding="utf-8")
     order = [next(iter(entry.values())) for entry in config.nav if isinstance(entry, dict)]
     pages = {uri: _texts[uri] for uri in order if uri in _texts}
     chapters = {uri for uri in pages if snippet_for(Path(config.docs_dir) / uri).exists()}
@@ -194,15 +202,11 @@ def on_page_context(context, page, config, nav):
 
 
 def on_post_page(output, page, config):
-    """The printable edition opens every folded block (exercises' solutions), since paper
-    cannot unfold them. Notebook pages: drop what mkdocs-jupyter inlines that they do not use (~590 KB of
+    """Notebook pages: drop what mkdocs-jupyter inlines that they do not use (~590 KB of
     JupyterLab CSS, the Mermaid loader, an empty require.js tag), and link
     overrides/assets/stylesheets/notebook.css, which styles them in both schemes instead.
-    Code blocks get Material's highlighting and, as scrollable regions, a tab stop."""
-    if page.file.src_uri == "print_page.md":  # its links to notebooks (left out of it) go to the notebooks
-        output = re.sub(r'href="#notebooks-([\w-]+)"', r'href="../notebooks/\1/"', output)
-        output = output.replace('href="#print_page"', 'href="./"')
-        return re.sub(r"<details(?![^>]*\bopen\b)", "<details open", output)
+    Code blocks get Material's highlighting, and code and outputs, as scrollable regions, a tab
+    stop."""
     if not page.file.src_uri.endswith(".ipynb"):
         return output
     from mkdocs.utils import get_relative_url
@@ -219,5 +223,6 @@ def on_post_page(output, page, config):
     output = output.replace('<script src=""></script>', "")
     output = re.sub(r'<div class="highlight-ipynb (hl-[\w-]+)"><pre>',
                     r'<div class="highlight highlight-ipynb \1"><pre tabindex="0">', output)
+    output = re.sub(r'(<div class="jp-RenderedText[^"]*"[^>]*>\s*)<pre>', r'\1<pre tabindex="0">', output)
     href = get_relative_url("assets/stylesheets/notebook.css", page.url)
     return output.replace("</head>", f'  <link rel="stylesheet" href="{href}">\n  </head>', 1)

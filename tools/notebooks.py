@@ -56,7 +56,7 @@ def page_to_notebook(expanded: str, lang: str, page: Path, link_base: str) -> nb
         _add_prose(cells, lines[prose_start : fence.line - 1], lang)
         prose_start = fence.end_line
         if fence.language == "python" and not fence.is_output:
-            cells.append(nbformat.v4.new_code_cell("\n".join(fence.body).strip("\n")))
+            cells.append(_cell("code", "\n".join(fence.body).strip("\n")))
         elif not fence.is_output:
             _add_prose(cells, lines[fence.line - 1 : fence.end_line], lang)
     _add_prose(cells, lines[prose_start:], lang)
@@ -70,6 +70,15 @@ def page_to_notebook(expanded: str, lang: str, page: Path, link_base: str) -> nb
     notebook.metadata["language_info"] = {"name": "python"}
     notebook.metadata["language"] = lang
     return notebook
+
+
+def _cell(kind: str, source: str) -> nbformat.NotebookNode:
+    """A cell, as nbformat.v4.new_*_cell makes it, without validating each one: tests/test_site.py
+    validates every notebook the build writes."""
+    cell = {"cell_type": kind, "metadata": {}, "source": source}
+    if kind == "code":
+        cell.update(execution_count=None, outputs=[])
+    return nbformat.from_dict(cell)
 
 
 def _open_solutions(text: str) -> str:
@@ -110,10 +119,10 @@ def _add_prose(cells: list, lines: list[str], lang: str) -> None:
         if line is None or line.startswith(OPENED):
             text = "\n".join(_plain(chunk)).strip("\n")
             if text:
-                cells.append(nbformat.v4.new_markdown_cell(text))
+                cells.append(_cell("markdown", text))
             chunk = []
         if line is not None and line.startswith(OPENED):
-            cells.append(nbformat.v4.new_code_cell(TRY_IT[lang]))
+            cells.append(_cell("code", TRY_IT[lang]))
             chunk = [f"**{line.removeprefix(OPENED)}**", ""]
         elif line is not None:
             chunk.append(line)

@@ -1,12 +1,15 @@
 """pytest plugin: pytest-markdown-docs runs the pages as readers see them.
 
-Loaded with `-p tools.pytest_pages`. Each page under docs/<lang>/ is collected here (instead of
-by `--markdown-docs`, which would also import every .py file for docstrings): its include lines
-are expanded exactly as the site expands them for that language, folded blocks (an exercise's
-solution) are opened, and pytest-markdown-docs makes a test of every Python fence. Every fence
-continues the one before it, so that a page runs top to bottom like a notebook. Test ids and
-line numbers point at the fence in the page's own source. A page whose includes cannot be
-expanded fails alone, with one message naming the page, the file and the section.
+Loaded with `-p tools.pytest_pages`. Each English page under docs/en/ is collected here (instead
+of by `--markdown-docs`, which would also import every .py file for docstrings): its include lines
+are expanded exactly as the site expands them, folded blocks (an exercise's solution) are opened,
+and pytest-markdown-docs makes a test of every Python fence. Every fence continues the one before
+it, so that a page runs top to bottom like a notebook. Test ids and line numbers point at the
+fence in the page's own source. A page whose includes cannot be expanded fails alone, with one
+message naming the page, the file and the section.
+
+The other languages' pages show the same code with their own comments, which
+tests/test_languages.py proves token for token: running them again would prove nothing more.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pytest_markdown_docs._runners import DefaultRunner, register_runner
 from pytest_markdown_docs.plugin import FenceSyntax, MarkdownInlinePythonItem, MarkdownTextFile, extract_fence_tests
 
 from tools.pages import PageError, check_includes, expand, unfold
-from tools.project import LANGUAGES
+from tools.project import SOURCE
 from tools.snippets import SnippetError, running_as_main
 
 
@@ -62,11 +65,9 @@ class Page(MarkdownTextFile):
 
 
 def pytest_collect_file(file_path: Path, parent):
-    """The pages of every language (docs/<lang>/**/*.md) of this project or a copy of it."""
-    for lang in LANGUAGES:
-        folder = Path(parent.config.rootpath) / "docs" / lang
-        if file_path.suffix == ".md" and file_path.is_relative_to(folder):
-            return Page.from_parent(parent, path=file_path)
+    """The English pages (docs/en/**/*.md) of this project or a copy of it."""
+    if file_path.suffix == ".md" and file_path.is_relative_to(Path(parent.config.rootpath) / "docs" / SOURCE):
+        return Page.from_parent(parent, path=file_path)
     return None
 
 
