@@ -40,7 +40,8 @@ def site(request) -> Path:
     """The site, built once per run into site/ (as `make build` builds it, in this process):
     the tests, `make bench`, CI's artifact and the deployed site all read this build. Outputs
     that differ from the stored ones do not stop it: tests/test_snippets.py reports them. When
-    browser tests are to run, their checks start now, in a thread (tests/test_browser.py)."""
+    browser tests are to run, their checks start now, in a process of their own
+    (tests/test_browser.py)."""
     built = build(SITE, check_outputs=False, say=lambda *_: None)
     if request.config.stash.get(BROWSER_TESTS, False):
         from test_browser import start
@@ -54,7 +55,7 @@ BROWSER_TESTS = pytest.StashKey[bool]()
 
 def pytest_collection_modifyitems(config, items):
     """Marks that `make check` deselects (tests of the built site and of the browser), and the
-    browser tests last: their checks run in a thread while the other tests run."""
+    browser tests last: their checks run in another process while the other tests run."""
     for item in items:
         if "site" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.site)

@@ -28,6 +28,7 @@ import asyncio
 import concurrent.futures
 import functools
 import http.server
+import multiprocessing
 import os
 import re
 import shutil
@@ -258,17 +259,21 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 # ----------------------------------------------------------------------------------------------
-# The browser checks run in a thread of their own, started by tests/conftest.py as soon as the
-# site is built: Chromium works on the second core while the other tests run on the first, and
-# the tests below, which pytest runs last, read what it found.
+# The browser checks run in a process of their own, started by tests/conftest.py as soon as the
+# site is built: Chromium and the server work on the second core while the other tests run on
+# the first, and the tests below, which pytest runs last, read what they found.
 
 def start(site: Path) -> concurrent.futures.Future:
-    """Serve the site on 127.0.0.1, drive Chromium over it in a new thread; the future's result
-    is the Crawl."""
-    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="browser")
-    future = pool.submit(asyncio.run, _everything(site))
+    """Serve the site on 127.0.0.1 and drive Chromium over it, in a new process; the future's
+    result is the Crawl."""
+    pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    future = pool.submit(_run, str(site))
     pool.shutdown(wait=False)
     return future
+
+
+def _run(site: str) -> Crawl:
+    return asyncio.run(_everything(Path(site)))
 
 
 async def _everything(site: Path) -> Crawl:

@@ -6,6 +6,9 @@
    each other language in site/<lang>/; the hooks execute each chapter's notebook once for all
    languages (tools/notebooks.py).
 
+A build is skipped when every file it reads (and the commit, torch and device) is what the
+last complete build read: site/ is then already what it would write.
+
 `make build` stops when a snippet does not print what its page shows (run `make outputs`);
 the tests' `site` fixture builds anyway and leaves that to tests/test_snippets.py.
 `make test`, `make bench`, CI's artifact and the deployed site all use this one build.
@@ -21,7 +24,7 @@ from pathlib import Path
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # Material's banner about MkDocs 2, on every build
 
-from tools.project import LANGUAGE_NAMES, LANGUAGES, RECORDS, ROOT, SITE, config_file, site_dir, under  # noqa: E402
+from tools.project import BUILD, LANGUAGE_NAMES, LANGUAGES, RECORDS, ROOT, SITE, config_file, site_dir, under  # noqa: E402
 
 
 class BuildError(Exception):
@@ -49,6 +52,14 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
     from tools.snippets import SnippetError, output_differences, snippet_files
 
     start = time.perf_counter()
+    stamp, inputs = under(root, STAMP), fingerprint(root, site)
+    recorded = results.load(under(root, RECORDS) / f"{results.current_device()}.json")
+    passed = recorded is not None and all(row["status"] == "pass" for row in recorded["snippets"])
+    if (languages == LANGUAGES and stamp.exists() and stamp.read_text(encoding="utf-8") == inputs
+            and (passed or not check_outputs)):
+        say(f"{site.relative_to(root) if site.is_relative_to(root) else site}/ is built from these very files")
+        return site
+    stamp.unlink(missing_ok=True)
     say(f"running the snippets of {len(snippet_files(root))} pages")
     run = results.record(root)
     results.write(run, under(root, RECORDS))
@@ -73,8 +84,35 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
             raise BuildError("\n".join([*said.lines, f"{config_file(lang, root).name}: {error}"])) from None
         finally:
             logging.getLogger("mkdocs").removeHandler(said)
+    if languages == LANGUAGES:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(inputs, encoding="utf-8")
     say(f"built in {time.perf_counter() - start:.1f} s")
     return site
+
+
+STAMP = BUILD / "site.stamp"  # what the last complete build of site/ was made from
+INPUTS = ("docs", "snippets", "outputs", "results", "overrides", "tools", "mkdocs.yml", "mkdocs.zh.yml",
+          "requirements.txt")
+
+
+def fingerprint(root: Path, site: Path) -> str:
+    """What a build depends on: every input file, the commit (the record names it), the torch
+    release and the device (they print the outputs), and where the site goes. A build whose
+    fingerprint equals the last one's would write the same site: it is skipped."""
+    import hashlib
+
+    import torch
+
+    from tools.results import commit
+    from tools.snippets import current_device
+
+    digest = hashlib.sha256(f"{site}\0{commit(root)}\0{torch.__version__}\0{current_device()}".encode())
+    for name in INPUTS:
+        for path in sorted([root / name] if (root / name).is_file() else (root / name).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(f"\0{path.relative_to(root)}\0".encode() + path.read_bytes())
+    return digest.hexdigest()
 
 
 if __name__ == "__main__":
