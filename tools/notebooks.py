@@ -28,15 +28,12 @@ from pathlib import Path
 
 import nbformat
 
-from tools.pages import HEADING, fences
+from tools.pages import HEADING, LINK, fences
 from tools.project import CACHE, ROOT, under
 
 ADMONITION = re.compile(r"^(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
 SOLUTION = re.compile(r"^\?\?\?\+?\s+success(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
 OPENED = "\x00solution:"  # stands for an opened solution's title until the prose is cut into cells
-LINK = re.compile(
-    r"(?P<image>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s#:]*\.(?:md|png|svg|jpg)|)(?P<anchor>#[^)\s]*)?\)"
-)
 FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 TRY_IT = {
     "en": "# Your turn: write and run your answer here, then compare it with the solution below.",

@@ -21,7 +21,10 @@ from tools.project import LANGUAGES, ROOT, SOURCE
 from tools.snippets import SnippetError, parse_sections, read_outputs
 
 HEADING = re.compile(r"^(#{1,6})\s+(?P<text>.*?)(?:\s*\{[^}]*#(?P<id>[^\s}]+)[^}]*\})?\s*$")
-LINK = re.compile(r"\]\((?P<target>[^)\s:]+\.md(?:#[^)\s]*)?)\)")
+# A Markdown link or image to a file of the site (a page, a figure) or to an anchor of this page.
+LINK = re.compile(
+    r"(?P<image>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s#:]*\.(?:md|png|svg|jpg)|)(?P<anchor>#[^)\s]*)?\)"
+)
 INCLUDE = re.compile(r"""^\s*-{1,}8<-{1,}\s+(["']?)(?P<target>[^"'\s]+)\1\s*$""")
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<mark>`{3,}|~{3,})\s*(?P<info>.*)$")
 
@@ -318,7 +321,8 @@ def heading_ids(page: Path) -> list[str]:
 
 def internal_links(page: Path) -> list[str]:
     """Links to other pages of the site (`page.md#anchor`)."""
-    return [m["target"] for _, line in prose_lines(page) for m in LINK.finditer(line)]
+    prose = "\n".join(line for _, line in prose_lines(page))  # a link's text may run over two lines
+    return [m["target"] + (m["anchor"] or "") for m in LINK.finditer(prose) if m["target"].endswith(".md")]
 
 
 def _include_lines(page: Path) -> list[tuple[int, str]]:
