@@ -94,9 +94,12 @@ def on_files(files, config):
         for folder, link_base in (("notebooks", "../../"), ("downloads", config.site_url or "../")):
             notebooks[(folder, page)] = page_to_notebook(text, lang, page, link_base)
     try:
-        execute({f"docs/{lang}/{page.name} ({folder})": nb for (folder, page), nb in notebooks.items()}, root)
+        ran = execute({f"docs/{lang}/{page.name} ({folder})": nb for (folder, page), nb in notebooks.items()}, root)
     except NotebookError as error:
         raise PluginError(str(error)) from None
+    if ran:  # a stage of its own, the slow one: a newcomer should see why the build waits
+        chapters = sorted({name.split(" ")[0] for name in ran})
+        print(f"  ran the notebook of {', '.join(chapters)} in Jupyter kernels")
     for (folder, page), notebook in notebooks.items():
         path = out_dir / folder / f"{page.stem}.ipynb"
         text = nbformat.v4.writes(notebook)  # as nbformat.writes, without validating: the tests do
