@@ -62,6 +62,12 @@ def test_grad_equals_true_on_a_one_element_gradient_silently_tests_for_one():
 
 def test_zero_grad_sets_to_none_by_default():
     assert inspect.signature(nn.Module.zero_grad).parameters["set_to_none"].default is True
+    assert inspect.signature(torch.optim.Optimizer.zero_grad).parameters["set_to_none"].default is True
+    weight = nn.Parameter(torch.ones(2))
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    weight.sum().backward()
+    optimizer.zero_grad()
+    assert weight.grad is None
 
 
 def test_zero_grad_sets_gradients_to_none(ns):
@@ -180,9 +186,16 @@ def test_snippet_unfreezes_the_first_layer_again(ns):
     assert all(p.requires_grad for p in ns["net"].parameters())
 
 
-OPTIMIZERS = [torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop, torch.optim.Adagrad,
-              torch.optim.Adadelta, torch.optim.Adamax, torch.optim.NAdam, torch.optim.RAdam, torch.optim.ASGD,
-              torch.optim.Rprop]
+# every optimizer of torch.optim ("The optimizers of torch.optim leave every parameter whose grad is None
+# untouched"); LBFGS, which needs a closure, has a test of its own below
+OPTIMIZERS = sorted((c for c in vars(torch.optim).values()
+                     if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)
+                     and c not in (torch.optim.Optimizer, torch.optim.LBFGS)), key=lambda c: c.__name__)
+
+
+def test_the_optimizer_list_is_all_of_torch_optim():
+    assert {torch.optim.SGD, torch.optim.AdamW, torch.optim.Adafactor, torch.optim.Muon} <= set(OPTIMIZERS)
+    assert len(OPTIMIZERS) >= 14
 
 
 @pytest.mark.parametrize("optimizer_class", OPTIMIZERS, ids=lambda c: c.__name__)
@@ -190,10 +203,10 @@ def test_optimizers_skip_a_parameter_whose_grad_is_none(optimizer_class):
     kwargs = {"lr": 0.1}
     if "weight_decay" in inspect.signature(optimizer_class).parameters:
         kwargs["weight_decay"] = 0.1  # even with weight decay, which needs no gradient to move a value
-    weight = nn.Parameter(torch.ones(3))
+    weight = nn.Parameter(torch.ones(3, 3))  # 2-D: Muon takes only matrices
     optimizer = optimizer_class([weight], **kwargs)
     optimizer.step()
-    assert weight.grad is None and torch.equal(weight, torch.ones(3))
+    assert weight.grad is None and torch.equal(weight, torch.ones(3, 3))
 
 
 def test_frozen_weight_moves_only_when_its_grad_is_zeros_not_none(ns):
@@ -515,10 +528,21 @@ def test_clip_grad_norm_rescales_grads_to_max_norm_and_leaves_weights(ns):
     net = copy.deepcopy(ns["net"])
     (100 * net(ns["X"])).sum().backward()
     before = [p.detach().clone() for p in net.parameters()]
+    total = nn.utils.get_total_norm([p.grad for p in net.parameters()])
     norm = nn.utils.clip_grad_norm_(net.parameters(), max_norm=1.0)
-    assert norm.item() > 1.0
+    assert torch.equal(norm, total) and norm.item() > 1.0  # it returns the norm before clipping
     assert nn.utils.get_total_norm([p.grad for p in net.parameters()]).item() == pytest.approx(1.0, abs=1e-4)
     assert all(torch.equal(old, p) for old, p in zip(before, net.parameters()))
+
+
+def test_a_gradient_can_be_changed_in_place_without_data():
+    layer = nn.Linear(3, 2)
+    layer(torch.rand(4, 3)).sum().backward()
+    grad = layer.weight.grad
+    assert not grad.requires_grad
+    expected = grad.clone() / 2
+    grad.mul_(0.5)  # no .data, no torch.no_grad(): no error
+    assert torch.equal(layer.weight.grad, expected)
 
 
 def test_tied_positions_are_one_layer_and_one_weight(ns):
@@ -632,6 +656,10 @@ def test_functional_call_keeps_tied_parameters_tied(ns):
     assert torch.allclose(untied, hidden @ second.weight.T + second.bias) and not torch.allclose(untied, out)
     with pytest.raises(ValueError, match="tied"):
         ns["functional_call"](pair, {"0.weight": torch.eye(4), "2.weight": torch.ones(4, 4)}, (X,))
+    with pytest.raises(ValueError, match="tied"):  # two tensors with equal values
+        ns["functional_call"](pair, {"0.weight": torch.eye(4), "2.weight": torch.eye(4)}, (X,))
+    eye = torch.eye(4)
+    assert torch.equal(ns["functional_call"](pair, {"0.weight": eye, "2.weight": eye}, (X,)), out)
 
 
 def make_symmetric(ns, seed=0):
@@ -700,10 +728,15 @@ def test_assigning_the_weight_needs_a_right_inverse(ns):
     assert not hasattr(ns["Symmetric"](), "right_inverse")
     with pytest.raises(RuntimeError, match="right_inverse"):
         layer.weight = torch.eye(4)
+    torch.manual_seed(0)
     rotation = ns["orthogonal"](nn.Linear(4, 4))
     Q = torch.linalg.qr(torch.randn(4, 4)).Q
     rotation.weight = Q
     assert torch.allclose(rotation.weight, Q, atol=1e-5)
+    value = torch.randn(4, 4)  # not orthogonal: made orthogonal first, so the weight is not value
+    rotation.weight = value
+    W = rotation.weight
+    assert torch.allclose(W @ W.T, torch.eye(4), atol=1e-5) and not torch.allclose(W, value, atol=1e-2)
     scaled = ns["weight_norm"](nn.Linear(4, 3))
     value = torch.randn(3, 4)
     scaled.weight = value
