@@ -209,11 +209,13 @@ print(f"{huge.weight.numel():,} weights, {huge.weight.numel() * huge.weight.elem
 @contextlib.contextmanager
 def nan_for_uninitialized_memory():
     """Make uninitialized memory visible: in deterministic mode PyTorch fills it with NaN."""
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(True)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(False)
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)  # restore the caller's setting
 
 
 with nan_for_uninitialized_memory():

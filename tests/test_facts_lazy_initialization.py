@@ -544,3 +544,71 @@ def test_attention_constructor_zeroes_out_proj_bias_but_the_reset_loop_draws_it(
     bias = ns["meta_attention"].out_proj.bias
     assert not bias.isnan().any() and (bias != 0).all()
     assert bias.abs().max() <= 1 / 8**0.5  # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+
+
+def test_nan_context_restores_the_callers_deterministic_setting():
+    context = ns["nan_for_uninitialized_memory"]
+    try:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        with context():
+            assert torch.are_deterministic_algorithms_enabled()
+            assert not torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+    with context():
+        pass
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+@pytest.mark.parametrize("lazy, attribute", [
+    (lambda: nn.LazyConv2d(4, kernel_size=3), "in_channels"),
+    (lambda: nn.LazyBatchNorm2d(), "num_features"),
+])
+def test_only_lazy_linear_sets_its_size_at_the_first_call_after_loading(lazy, attribute):
+    x = torch.rand(2, 3, 8, 8)
+    source = lazy()
+    source(x)
+    restored = lazy()
+    restored.load_state_dict(source.state_dict())
+    out = restored(x)
+    assert type(restored) is type(source) and getattr(source, attribute) == 3
+    assert getattr(restored, attribute) == 0 and "(0," in repr(restored)
+    assert torch.equal(out, source(x))
+    linear = nn.LazyLinear(4)
+    linear.load_state_dict(nn.Linear(8, 4).state_dict())
+    linear(x)
+    assert type(linear) is nn.Linear and linear.in_features == 8
+
+
+def test_infer_parameters_docstring_promises_eval_mode_but_the_dry_run_keeps_the_mode():
+    doc = _normalized(LazyModuleMixin._infer_parameters.__doc__)
+    assert "The module is set into evaluation mode before running the forward pass" in doc
+    seen = []
+    net = nn.Sequential(nn.LazyLinear(4), nn.LazyBatchNorm1d())
+    net[1].register_forward_pre_hook(lambda module, args: seen.append(module.training))
+    net(torch.rand(2, 3))
+    assert seen == [True] and net[1].num_batches_tracked.item() == 1
+    assert outputs["dry-run-statistics"].splitlines()[0].startswith("training mode: (1,")
+
+
+def test_the_assign_flag_is_saved_with_the_state_dict(tmp_path):
+    state = ns["sized_mlp"]().state_dict()
+    with torch.device("meta"):
+        ns["sized_mlp"]().load_state_dict(state, assign=True)
+    torch.save(state, tmp_path / "marked.pt")
+    reloaded = torch.load(tmp_path / "marked.pt", weights_only=True)
+    assert reloaded._metadata[""]["assign_to_params_buffers"] is True
+    model = ns["sized_mlp"]()
+    old = model[0].weight
+    model.load_state_dict(reloaded)  # no assign=True here
+    assert model[0].weight is not old
+
+
+def test_lazy_layers_take_every_argument_except_the_input_size():
+    conv = nn.LazyConv2d(6, kernel_size=5, stride=2, padding=1)
+    assert (conv.out_channels, conv.kernel_size, conv.stride, conv.padding) == (6, (5, 5), (2, 2), (1, 1))
+    with pytest.raises(TypeError):
+        nn.LazyConv2d(6)  # kernel_size is required: only the input size is left out
+    batch_norm = nn.LazyBatchNorm2d(eps=1e-3, momentum=0.2)
+    assert (batch_norm.eps, batch_norm.momentum) == (1e-3, 0.2)
