@@ -392,6 +392,15 @@ def test_only_the_setup_context_style_works_with_torch_func_grad():
     assert torch.allclose(grad, swish_derivative(x))
     with pytest.raises(RuntimeError, match="setup_context"):
         torch.func.grad(lambda t: Combined.apply(t).sum())(x)
+    # torch.vmap needs a vmap rule as well
+    batch = torch.randn(3, 4)
+    with pytest.raises(RuntimeError, match="generate_vmap_rule=True"):
+        torch.vmap(ns["SwishFunction"].apply)(batch)
+
+    class WithVmapRule(ns["SwishFunction"]):
+        generate_vmap_rule = True
+
+    assert torch.allclose(torch.vmap(WithVmapRule.apply)(batch), F.silu(batch))
     # the older style still works with ordinary autograd
     x.requires_grad_()
     Combined.apply(x).sum().backward()
