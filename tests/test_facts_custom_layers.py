@@ -160,6 +160,14 @@ def test_data_linear_gets_no_gradient_even_when_its_input_requires_grad():
     assert X.grad is not None and layer.weight.grad is None
 
 
+def test_data_linear_after_a_layer_with_parameters_raises_no_error_and_never_learns():
+    # the summary's "otherwise": something else in the computation requires grad
+    net = nn.Sequential(nn.Linear(5, 5), ns["DataLinear"](5, 3))
+    net(torch.randn(2, 5)).sum().backward()
+    assert net[0].weight.grad is not None
+    assert net[1].weight.grad is None and net[1].bias.grad is None
+
+
 def test_my_linear_learns_and_data_linear_never_changes():
     with torch.random.fork_rng():
         torch.manual_seed(0)
@@ -384,6 +392,15 @@ def test_only_the_setup_context_style_works_with_torch_func_grad():
     assert torch.allclose(grad, swish_derivative(x))
     with pytest.raises(RuntimeError, match="setup_context"):
         torch.func.grad(lambda t: Combined.apply(t).sum())(x)
+    # torch.vmap needs a vmap rule as well
+    batch = torch.randn(3, 4)
+    with pytest.raises(RuntimeError, match="generate_vmap_rule=True"):
+        torch.vmap(ns["SwishFunction"].apply)(batch)
+
+    class WithVmapRule(ns["SwishFunction"]):
+        generate_vmap_rule = True
+
+    assert torch.allclose(torch.vmap(WithVmapRule.apply)(batch), F.silu(batch))
     # the older style still works with ordinary autograd
     x.requires_grad_()
     Combined.apply(x).sum().backward()
@@ -413,6 +430,11 @@ def test_calling_forward_directly_bypasses_the_hand_written_backward():
     RoundSTE = ns["RoundSTE"]
     RoundSTE.forward(x, 0.5).sum().backward()
     assert torch.equal(x.grad, torch.zeros(3))  # torch.round's gradient again, not straight through
+
+
+def test_swish_function_saves_only_its_input_and_supports_double_backward():
+    x = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(ns["SwishFunction"].apply, (x,))
 
 
 def test_forward_of_a_function_runs_without_recording_a_graph():
@@ -539,6 +561,21 @@ def test_save_for_backward_takes_only_tensors():
     with pytest.raises(TypeError, match="save_for_backward can only save"):
         SavesAFloat.apply(torch.ones(2, requires_grad=True))
 
+    class SavesNone(SavesAFloat):  # None is accepted, and comes back as None
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0], None)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            seen.append(ctx.saved_tensors)
+            return grad_output
+
+    seen = []
+    x = torch.ones(2, requires_grad=True)
+    SavesNone.apply(x).sum().backward()
+    assert len(seen[0]) == 2 and torch.equal(seen[0][0], x) and seen[0][1] is None
+
 
 def test_save_for_backward_docstring_gives_the_two_reasons_quoted_on_the_page():
     doc = " ".join(torch.autograd.function.FunctionCtx.save_for_backward.__doc__.split())
@@ -595,6 +632,23 @@ def test_a_parametrization_constrains_a_conv2d_too():
     parametrize.register_parametrization(conv, "weight", nn.Softplus())
     assert isinstance(conv, nn.Conv2d) and (conv.weight > 0).all()
     assert conv(torch.randn(1, 2, 5, 5)).shape == (1, 4, 3, 3)
+
+
+def test_a_parametrization_must_keep_the_shape_and_dtype_unless_unsafe():
+    class FirstRow(nn.Module):
+        def forward(self, X):
+            return X[:1]
+
+    class ToDouble(nn.Module):
+        def forward(self, X):
+            return X.double()
+
+    for module, what in ((FirstRow(), "shape"), (ToDouble(), "dtype")):
+        with pytest.raises(ValueError, match=f"may not change the {what}"):
+            parametrize.register_parametrization(nn.Linear(5, 3), "weight", module)
+    layer = nn.Linear(5, 3)
+    parametrize.register_parametrization(layer, "weight", FirstRow(), unsafe=True)
+    assert layer.weight.shape == (1, 5)
 
 
 def test_a_parametrized_state_dict_does_not_load_into_a_plain_linear():
@@ -676,3 +730,24 @@ def test_exercise_center_each_is_independent_of_the_batch_and_keepdim_matters():
     square = torch.randn(4, 4)
     wrong = square - square.mean(dim=-1)  # the means subtracted along the features
     assert torch.allclose(wrong, square - square.mean(dim=-1)[None, :])
+
+
+# Numbers quoted in the prose of both pages
+
+
+@pytest.mark.parametrize("section, numbers", [
+    ("centered-in-a-network", ["-0.0323"]),
+    ("my-linear-init", ["0.0361"]),
+    ("training", ["22.4338", "0.1248", "4.0059"]),
+    ("gradcheck", ["0.2440", "0.3690"]),
+    ("save-for-backward", ["1.0", "-0.1053"]),
+    ("exercise-a-layer-that-half-learns", ["1.04", "0.87", "3.9373"]),
+    ("exercise-a-weight-stored-transposed", ["0.1768", "0.0442", "0.0441", "2.0"]),
+])
+def test_numbers_in_the_prose_are_the_stored_outputs(section, numbers):
+    printed = [float(v) for v in re.findall(r"-?\d+\.\d+", outputs[section])]
+    pages = [(ROOT / "docs" / lang / "custom-layers.md").read_text().replace("\u2212", "-") for lang in ("en", "zh")]
+    for number in numbers:
+        decimals = len(number.split(".")[1])
+        assert any(round(value, decimals) == float(number) for value in printed), number
+        assert all(number in page for page in pages), number
