@@ -73,6 +73,14 @@ def test_an_empty_device_list_breaks_batch_splitting():
         ns["split_batch"](ns["batch"], [])
 
 
+def test_split_batch_makes_one_part_per_device_where_chunk_makes_fewer():
+    devices = [torch.device("cpu")] * 3
+    parts = ns["split_batch"](ns["batch"], devices)
+    assert ns["batch"].shape[0] == 4
+    assert [part.shape[0] for part in parts] == [2, 1, 1]
+    assert [part.shape[0] for part in ns["batch"].chunk(3)] == [2, 2]  # the third device would get nothing
+
+
 def test_split_batch_keeps_every_row():
     parts = ns["parts"]
     assert len(parts) == len(ns["try_all_gpus"]())
@@ -143,8 +151,9 @@ def test_tensor_device_never_equals_cuda_without_index():
 
 @needs_two_gpus
 def test_cuda_follows_the_current_device():
-    with torch.cuda.device(1):
+    with torch.accelerator.device_index(1):
         assert torch.ones(1, device="cuda").device == torch.device("cuda:1")
+    assert torch.ones(1, device="cuda").device == torch.device("cuda:0")
 
 
 @needs_cuda
@@ -164,6 +173,24 @@ def test_a_0_dim_cpu_tensor_mixes_with_a_cuda_tensor():
 def test_a_0_dim_cuda_tensor_does_not_mix_with_a_cpu_vector():
     with pytest.raises(RuntimeError):
         torch.ones(3) + torch.tensor(2.0, device="cuda")
+
+
+@needs_cuda
+def test_a_cuda_tensor_accepts_cpu_indices():
+    picked = torch.arange(5.0, device="cuda")[torch.tensor([0, 2])]
+    assert picked.device.type == "cuda" and picked.tolist() == [0.0, 2.0]
+
+
+def test_numpy_refuses_a_tensor_off_the_cpu():
+    with pytest.raises(TypeError):
+        torch.ones(2, device="meta").numpy()  # the same check as for a GPU tensor
+
+
+@needs_cuda
+def test_numpy_refuses_a_cuda_tensor_until_cpu():
+    with pytest.raises(TypeError):
+        torch.ones(2, device="cuda").numpy()
+    assert torch.ones(2, device="cuda").cpu().numpy().tolist() == [1.0, 1.0]
 
 
 @needs_two_gpus
@@ -274,6 +301,14 @@ def test_operations_on_existing_tensors_follow_their_inputs_not_the_default():
 
 
 @needs_cuda
+def test_the_timing_example_shows_queued_work_unfinished_until_synchronize():
+    lines = outputs["timing"].splitlines()
+    assert "same product: True" in lines
+    assert "queued work finished when the loop returned: False" in lines
+    assert "queued work finished after synchronize: True" in lines
+
+
+@needs_cuda
 def test_after_synchronize_the_current_stream_has_no_work_left():
     A = torch.rand(1024, 1024, device="cuda")
     for _ in range(10):
@@ -345,6 +380,14 @@ def test_a_non_blocking_copy_to_the_cpu_lands_in_pinned_memory():
     torch.cuda.synchronize()
     assert back.is_pinned()
     assert not torch.ones(1000, device="cuda").to("cpu").is_pinned()
+
+
+@needs_cuda
+def test_a_data_loader_with_pin_memory_returns_pinned_batches():
+    dataset = torch.utils.data.TensorDataset(torch.ones(4, 2))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=2, pin_memory=True)
+    assert all(batch.is_pinned() for (batch,) in loader)
+    assert not any(batch.is_pinned() for (batch,) in torch.utils.data.DataLoader(dataset, batch_size=2))
 
 
 # GPU memory statistics
