@@ -6,7 +6,6 @@ CPU facts always run. GPU facts need a CUDA device and are skipped, with the rea
 import copy
 import gc
 import threading
-import warnings
 
 import numpy as np
 import pytest
@@ -137,6 +136,16 @@ def test_net_is_on_the_chosen_device_and_computes_there():
 def test_cuda_method_fails_without_cuda():
     with pytest.raises((AssertionError, RuntimeError)):
         torch.ones(2).cuda()
+    with pytest.raises((TypeError, RuntimeError)):
+        torch.cuda.FloatTensor([1.0, 2.0])
+
+
+def test_the_legacy_float_tensor_constructor_is_tied_to_the_cpu_and_float32():
+    with torch.device("meta"):
+        legacy = torch.FloatTensor(2, 3)  # not even the default device moves it
+    assert legacy.device.type == "cpu" and legacy.dtype == torch.float32 and legacy.shape == (2, 3)
+    with pytest.raises(RuntimeError):
+        torch.FloatTensor(2, 3, device="meta")
 
 
 @needs_cuda
@@ -437,12 +446,12 @@ def test_autocast_default_types_are_bfloat16_on_cpu_and_float16_on_cuda():
     assert torch.get_autocast_dtype("cuda") == torch.float16
 
 
+@needs_cuda
 def test_cuda_autocast_leaves_cpu_operations_alone():
     X = torch.rand(2, 3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # without CUDA it also warns that it is disabled
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
-            assert (X @ X.T).dtype == torch.float32
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+        assert (X.cuda() @ X.cuda().T).dtype == torch.bfloat16  # it is active on CUDA
+        assert (X @ X.T).dtype == torch.float32  # and leaves the CPU alone
 
 
 def test_bfloat16_has_the_range_of_float32_and_float16_does_not():
