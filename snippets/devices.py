@@ -81,7 +81,8 @@ print(try_gpu(), try_gpu(10), try_all_gpus())
 # --8<-- [start:empty-device-list]
 def split_batch(X, devices):
     """Cut a batch into one part per device and copy each part to its device."""
-    return [part.to(d) for part, d in zip(X.chunk(len(devices)), devices)]
+    parts = X.tensor_split(len(devices))  # exactly one part per device; chunk() may make fewer
+    return [part.to(d) for part, d in zip(parts, devices)]
 
 
 batch = torch.arange(12.0).reshape(4, 3)
@@ -157,7 +158,8 @@ print(net.to(device) is net)  # a module moves in place and returns itself
 print("parameters on", {str(p.device) for p in net.parameters()})
 print("buffers on", {str(b.device) for b in net.buffers()})
 X = torch.rand(2, 3, device=device)  # the data goes to the same device
-print(net(X).shape, net(X).device)
+output = net(X)
+print(output.shape, output.device)
 # --8<-- [end:net-to-device]
 
 # --8<-- [start:model-data-mismatch]

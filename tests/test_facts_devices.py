@@ -6,7 +6,6 @@ CPU facts always run. GPU facts need a CUDA device and are skipped, with the rea
 import copy
 import gc
 import threading
-import warnings
 
 import numpy as np
 import pytest
@@ -73,6 +72,14 @@ def test_an_empty_device_list_breaks_batch_splitting():
         ns["split_batch"](ns["batch"], [])
 
 
+def test_split_batch_makes_one_part_per_device_where_chunk_makes_fewer():
+    devices = [torch.device("cpu")] * 3
+    parts = ns["split_batch"](ns["batch"], devices)
+    assert ns["batch"].shape[0] == 4
+    assert [part.shape[0] for part in parts] == [2, 1, 1]
+    assert [part.shape[0] for part in ns["batch"].chunk(3)] == [2, 2]  # the third device would get nothing
+
+
 def test_split_batch_keeps_every_row():
     parts = ns["parts"]
     assert len(parts) == len(ns["try_all_gpus"]())
@@ -129,6 +136,16 @@ def test_net_is_on_the_chosen_device_and_computes_there():
 def test_cuda_method_fails_without_cuda():
     with pytest.raises((AssertionError, RuntimeError)):
         torch.ones(2).cuda()
+    with pytest.raises((TypeError, RuntimeError)):
+        torch.cuda.FloatTensor([1.0, 2.0])
+
+
+def test_the_legacy_float_tensor_constructor_is_tied_to_the_cpu_and_float32():
+    with torch.device("meta"):
+        legacy = torch.FloatTensor(2, 3)  # not even the default device moves it
+    assert legacy.device.type == "cpu" and legacy.dtype == torch.float32 and legacy.shape == (2, 3)
+    with pytest.raises(RuntimeError):
+        torch.FloatTensor(2, 3, device="meta")
 
 
 @needs_cuda
@@ -143,8 +160,9 @@ def test_tensor_device_never_equals_cuda_without_index():
 
 @needs_two_gpus
 def test_cuda_follows_the_current_device():
-    with torch.cuda.device(1):
+    with torch.accelerator.device_index(1):
         assert torch.ones(1, device="cuda").device == torch.device("cuda:1")
+    assert torch.ones(1, device="cuda").device == torch.device("cuda:0")
 
 
 @needs_cuda
@@ -164,6 +182,24 @@ def test_a_0_dim_cpu_tensor_mixes_with_a_cuda_tensor():
 def test_a_0_dim_cuda_tensor_does_not_mix_with_a_cpu_vector():
     with pytest.raises(RuntimeError):
         torch.ones(3) + torch.tensor(2.0, device="cuda")
+
+
+@needs_cuda
+def test_a_cuda_tensor_accepts_cpu_indices():
+    picked = torch.arange(5.0, device="cuda")[torch.tensor([0, 2])]
+    assert picked.device.type == "cuda" and picked.tolist() == [0.0, 2.0]
+
+
+def test_numpy_refuses_a_tensor_off_the_cpu():
+    with pytest.raises(TypeError):
+        torch.ones(2, device="meta").numpy()  # the same check as for a GPU tensor
+
+
+@needs_cuda
+def test_numpy_refuses_a_cuda_tensor_until_cpu():
+    with pytest.raises(TypeError):
+        torch.ones(2, device="cuda").numpy()
+    assert torch.ones(2, device="cuda").cpu().numpy().tolist() == [1.0, 1.0]
 
 
 @needs_two_gpus
@@ -274,6 +310,14 @@ def test_operations_on_existing_tensors_follow_their_inputs_not_the_default():
 
 
 @needs_cuda
+def test_the_timing_example_shows_queued_work_unfinished_until_synchronize():
+    lines = outputs["timing"].splitlines()
+    assert "same product: True" in lines
+    assert "queued work finished when the loop returned: False" in lines
+    assert "queued work finished after synchronize: True" in lines
+
+
+@needs_cuda
 def test_after_synchronize_the_current_stream_has_no_work_left():
     A = torch.rand(1024, 1024, device="cuda")
     for _ in range(10):
@@ -347,6 +391,14 @@ def test_a_non_blocking_copy_to_the_cpu_lands_in_pinned_memory():
     assert not torch.ones(1000, device="cuda").to("cpu").is_pinned()
 
 
+@needs_cuda
+def test_a_data_loader_with_pin_memory_returns_pinned_batches():
+    dataset = torch.utils.data.TensorDataset(torch.ones(4, 2))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=2, pin_memory=True)
+    assert all(batch.is_pinned() for (batch,) in loader)
+    assert not any(batch.is_pinned() for (batch,) in torch.utils.data.DataLoader(dataset, batch_size=2))
+
+
 # GPU memory statistics
 
 
@@ -394,12 +446,12 @@ def test_autocast_default_types_are_bfloat16_on_cpu_and_float16_on_cuda():
     assert torch.get_autocast_dtype("cuda") == torch.float16
 
 
+@needs_cuda
 def test_cuda_autocast_leaves_cpu_operations_alone():
     X = torch.rand(2, 3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # without CUDA it also warns that it is disabled
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
-            assert (X @ X.T).dtype == torch.float32
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+        assert (X.cuda() @ X.cuda().T).dtype == torch.bfloat16  # it is active on CUDA
+        assert (X @ X.T).dtype == torch.float32  # and leaves the CPU alone
 
 
 def test_bfloat16_has_the_range_of_float32_and_float16_does_not():
