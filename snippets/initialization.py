@@ -190,7 +190,7 @@ def deep_forward(init, activation, depth=DEPTH):
 
 deep_inits = {
     "zero": nn.init.zeros_,
-    "N(0, 0.01)": lambda w: nn.init.normal_(w, std=0.01),
+    "N(0, 0.01²)": lambda w: nn.init.normal_(w, std=0.01),  # N(mean, variance): the std is 0.01
     "N(0, 1)": lambda w: nn.init.normal_(w, std=1.0),
     "Xavier": nn.init.xavier_normal_,
     "Xavier, gain 5/3": lambda w: nn.init.xavier_normal_(w, gain=nn.init.calculate_gain("tanh")),
@@ -458,7 +458,7 @@ print(f"Embedding(1000, 300): std {nn.Embedding(1000, 300).weight.std().item():.
 # --8<-- [end:exercise-default-bounds]
 
 # --8<-- [start:exercise-fix-init-task]
-features = nn.Sequential(  # every layer with weights is followed, after the BatchNorm, by a ReLU
+features = nn.Sequential(  # the conv and the linear layer each feed a ReLU (the conv through a BatchNorm)
     nn.Conv2d(3, 8, kernel_size=3, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
     nn.Flatten(), ScaledLinear(8 * 6 * 6, 32), nn.ReLU(),
 )
@@ -513,6 +513,7 @@ def build(seed):
 global_state = torch.get_rng_state()
 first, second, other = build(seed=0), build(seed=0), build(seed=1)
 print("same seed, same model:", all(torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters())))
+print("the two layers draw different numbers:", not torch.equal(first[0].weight.flatten(), first[2].weight.flatten()))
 print("other seed, other model:", not torch.equal(first[0].weight, other[0].weight))
 print("global stream untouched:", torch.equal(torch.get_rng_state(), global_state))
 print(f"max |w| {max(m.weight.abs().max().item() for m in first if isinstance(m, nn.Linear)):.4f} <= 0.04")

@@ -245,7 +245,7 @@ def test_zero_init_activations_are_zero_beyond_the_input():
 
 def test_small_normal_vanishes_by_its_per_layer_factor():
     # each layer multiplies the mean square by 256 * 0.01**2 = 0.0256 (tanh), and ReLU halves it again
-    tanh, relu = ns["depth_mean_squares"]["tanh", "N(0, 0.01)"], ns["depth_mean_squares"]["relu", "N(0, 0.01)"]
+    tanh, relu = ns["depth_mean_squares"]["tanh", "N(0, 0.01²)"], ns["depth_mean_squares"]["relu", "N(0, 0.01²)"]
     assert (tanh[20] / tanh[10]) ** (1 / 10) == pytest.approx(0.0256, rel=0.1)
     assert (relu[20] / relu[10]) ** (1 / 10) == pytest.approx(0.0128, rel=0.1)
     assert 1e-33 < tanh[-1] < 1e-31 and 1e-39 < relu[-1] < 1e-37
@@ -392,6 +392,16 @@ def test_grouped_conv_weight_holds_in_channels_over_groups():
     assert conv.weight.shape == (64, 4, 3, 3)
     assert nn.init._calculate_fan_in_and_fan_out(conv.weight)[0] == 4 * 9
     assert 0.95 / 6 < conv.weight.abs().max().item() <= 1 / 6
+
+
+def test_transposed_conv_computes_its_fan_in_from_out_channels_over_groups():
+    for groups in (1, 4):
+        conv = nn.ConvTranspose2d(16, 32, kernel_size=3, groups=groups)
+        assert conv.weight.shape == (16, 32 // groups, 3, 3)  # (in_channels, out_channels / groups, k, k)
+        fan_in = nn.init._calculate_fan_in_and_fan_out(conv.weight)[0]
+        assert fan_in == 32 // groups * 9
+        assert 0.95 / math.sqrt(fan_in) < conv.weight.abs().max().item() <= 1 / math.sqrt(fan_in)
+        assert conv.weight.abs().max().item() < 0.75 / math.sqrt(16 // groups * 9)  # not from in_channels
 
 
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
@@ -591,6 +601,19 @@ def test_generators_with_the_same_seed_give_the_same_weights_and_leave_the_globa
     w = nn.init.trunc_normal_(torch.empty(5, 5), generator=torch.Generator().manual_seed(1))
     assert torch.equal(torch.get_rng_state(), state)
     assert torch.equal(w, nn.init.trunc_normal_(torch.empty(5, 5), generator=torch.Generator().manual_seed(1)))
+
+
+def test_sparse_takes_a_generator_but_places_its_zeros_from_the_global_stream():
+    assert "generator" in inspect.signature(nn.init.sparse_).parameters
+    state = torch.get_rng_state()
+    draws = [nn.init.sparse_(torch.empty(20, 10), sparsity=0.5, generator=torch.Generator().manual_seed(0))
+             for _ in range(2)]
+    assert not torch.equal(torch.get_rng_state(), state)  # the global stream moved
+    assert not torch.equal(draws[0] == 0, draws[1] == 0)  # the zeros moved: not reproducible
+    # the values come from the generator: the nonzero values, column by column, are the generator's normal draws
+    expected = torch.empty(20, 10).normal_(0, 0.01, generator=torch.Generator().manual_seed(0))
+    for draw in draws:
+        assert torch.equal(draw[draw != 0], expected[draw != 0])
 
 
 def test_the_global_stream_feeds_dropout_and_shuffling():
@@ -845,13 +868,39 @@ def test_a_batchnorm_makes_the_bias_of_the_conv_before_it_useless():
 
 def test_exercise_meta_generator():
     lines = outputs["exercise-meta-generator"].splitlines()
-    assert lines[:3] == ["same seed, same model: True", "other seed, other model: True",
-                         "global stream untouched: True"]
+    assert lines[:4] == ["same seed, same model: True", "the two layers draw different numbers: True",
+                         "other seed, other model: True", "global stream untouched: True"]
     model = ns["first"]
     for module in (model[0], model[2]):
         assert module.weight.abs().max().item() <= 0.04 and not module.bias.any()
         assert module.weight.std().item() == pytest.approx(0.88 * 0.02, rel=0.03)
-    assert not torch.equal(model[0].weight[:64, :64], model[2].weight[:64, :64].T)
+
+
+def test_a_fresh_generator_per_layer_repeats_its_numbers_across_shapes_and_passes_the_other_checks():
+    """The variant the solution warns about: only the check on the two layers' numbers catches it."""
+    def init_fresh(model, seed, std=0.02):
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                generator = torch.Generator().manual_seed(seed)  # a new one per layer
+                nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std, generator=generator)
+                nn.init.zeros_(module.bias)
+
+    def build(seed):
+        with torch.device("meta"):
+            model = nn.Sequential(nn.Linear(64, 256), nn.GELU(), nn.Linear(256, 64))
+        model.to_empty(device="cpu")
+        init_fresh(model, seed)
+        return model
+
+    state = torch.get_rng_state()
+    first, second, other = build(0), build(0), build(1)
+    assert all(torch.equal(p, q) for p, q in zip(first.parameters(), second.parameters()))
+    assert not torch.equal(first[0].weight, other[0].weight)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert max(first[0].weight.abs().max().item(), first[2].weight.abs().max().item()) <= 0.04
+    assert first[0].weight.shape != first[2].weight.shape
+    assert torch.equal(first[0].weight.flatten(), first[2].weight.flatten())  # the same 16,384 numbers
+    assert first[0].weight.numel() == 16_384
 
 
 def test_a_fresh_generator_per_layer_gives_same_shape_layers_the_same_weights():
