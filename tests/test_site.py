@@ -161,3 +161,12 @@ def test_code_blocks_show_the_chapters_sections_with_the_languages_comments(site
     if lang != SOURCE:
         snippet = translated_root(lang) / "snippets" / snippet.name
     assert shown == [textwrap.dedent(section.code).rstrip("\n") for section in parse_sections(snippet)]
+
+
+def test_no_line_break_between_two_chinese_characters_in_prose(site):
+    """A browser shows such a break as a space, which Chinese text does not have."""
+    breaks = []
+    for name, page_html in built(site):
+        prose = re.sub(r"<(pre|code|script|style)\b.*?</\1>", "", page_html, flags=re.S)
+        breaks += [f"{name}: …{m[0]!r}…" for m in re.finditer(r"[\u4e00-\u9fff，。：；、]\n[\u4e00-\u9fff]", prose)]
+    assert not breaks, "\n".join(breaks[:20])

@@ -30,7 +30,7 @@ from tools.llms import summary  # noqa: E402
 from tools.llms import write as write_llms_txt  # noqa: E402
 from tools.mistakes import tables as mistakes_tables  # noqa: E402
 from tools.notebooks import NotebookError, execute, page_to_notebook  # noqa: E402
-from tools.pages import PageError, check_includes, expand, heading_ids, snippet_for  # noqa: E402
+from tools.pages import PageError, check_includes, expand, heading_ids, join_chinese_lines, snippet_for  # noqa: E402
 from tools.project import CACHE, SITE, SOURCE, site_dir, under  # noqa: E402
 from tools.report import device_tabs, report_tables, run_line  # noqa: E402
 from tools.snippets import SnippetError  # noqa: E402
@@ -114,7 +114,7 @@ def on_page_markdown(markdown, page, config, files):
     """Output tabs per device, the test report's tables, the glossary, and under a chapter's
     title the runs that printed its outputs and the links to its notebook. The page's text, as
     shown, is kept for llms-full.txt."""
-    markdown = _generated_parts(markdown, page, config, files)
+    markdown = join_chinese_lines(_generated_parts(markdown, page, config, files))
     root, lang = _root(config), config.theme["language"]
     if page.file.src_uri.endswith(".md"):
         source = Path(page.file.abs_src_path).read_text(encoding="utf-8")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from tools.pages import HEADING, LINK, fences
+from tools.pages import HEADING, LINK, fences, join_chinese_lines
 from tools.project import CACHE, ROOT, under
 
 ADMONITION = re.compile(r"^(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
@@ -114,7 +114,7 @@ def _add_prose(cells: list, lines: list[str], lang: str) -> None:
     chunk: list[str] = []
     for line in [*lines, None]:
         if line is None or line.startswith(OPENED):
-            text = "\n".join(_plain(chunk)).strip("\n")
+            text = join_chinese_lines("\n".join(_plain(chunk))).strip("\n")
             if text:
                 cells.append(_cell("markdown", text))
             chunk = []
@@ -197,6 +197,19 @@ def execute(notebooks: dict[str, nbformat.NotebookNode], root: Path = ROOT) -> l
     return sorted(missing.values())
 
 
+def _joined(outputs: list) -> list:
+    """Outputs with consecutive pieces of one stream joined: the kernel may send one print in two
+    messages, depending on timing, and a notebook should not depend on that."""
+    joined: list = []
+    for output in outputs:
+        last = joined[-1] if joined else None
+        if last and output["output_type"] == last["output_type"] == "stream" and output["name"] == last["name"]:
+            last["text"] += output["text"]
+        else:
+            joined.append(output)
+    return joined
+
+
 async def _run_all(by_key: dict[str, nbformat.NotebookNode], pages: dict[str, str], root: Path) -> None:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -221,6 +234,7 @@ async def _run_all(by_key: dict[str, nbformat.NotebookNode], pages: dict[str, st
         code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
         target = executed_dir(root) / f"{key}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps([[cell.execution_count, cell.outputs] for cell in code_cells]), encoding="utf-8")
+        runs = [[cell.execution_count, _joined(cell.outputs)] for cell in code_cells]
+        target.write_text(json.dumps(runs), encoding="utf-8")
 
     await asyncio.gather(*(run(key, notebook) for key, notebook in by_key.items()))

@@ -163,6 +163,26 @@ def expand(text: str, root: Path = ROOT, lang: str = SOURCE) -> str:
     return "\n".join(_snippets_preprocessor(root, lang).run(text.splitlines())) + "\n"
 
 
+CJK = r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]"  # Han characters and full-width punctuation
+BLOCK_START = re.compile(r"^\s*(?:#|[-*+] |\d+\. |\||>|!!!|\?\?\?|===|<|\{|```|~~~)")
+
+
+def join_chinese_lines(markdown: str) -> str:
+    """Paragraph lines that break between two Chinese characters, joined: browsers show a line
+    break there as a space, which Chinese text does not have. Code and block starts are kept."""
+    lines = markdown.split("\n")
+    code = {n - 1 for f in fences(markdown) for n in range(f.line, f.end_line + 1)}
+    out: list[str] = []
+    for number, line in enumerate(lines):
+        previous = out[-1] if out else ""
+        if (out and number not in code and number - 1 not in code and re.search(CJK + "$", previous)
+                and re.match(r"\s*" + CJK, line) and not BLOCK_START.match(line)):
+            out[-1] = previous + line.lstrip()
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 BLOCK = re.compile(r"^(?P<indent>\s*)(?:!!!|\?\?\?\+?|===)\s")
 
 
