@@ -175,9 +175,11 @@ def join_chinese_lines(markdown: str) -> str:
     out: list[str] = []
     for number, line in enumerate(lines):
         previous = out[-1] if out else ""
+        quoted = re.match(r"\s*> ?", line) if re.match(r"\s*>", previous) else None  # a quote's next line
+        rest = line[quoted.end():] if quoted else line
         if (out and number not in code and number - 1 not in code and re.search(CJK + "$", previous)
-                and re.match(r"\s*" + CJK, line) and not BLOCK_START.match(line)):
-            out[-1] = previous + line.lstrip()
+                and re.match(r"\s*" + CJK, rest) and (quoted or not BLOCK_START.match(line))):
+            out[-1] = previous + rest.lstrip()
         else:
             out.append(line)
     return "\n".join(out)
