@@ -379,6 +379,10 @@ print(make_regressor().load_state_dict(stripped))
 
 recompiled = torch.compile(make_regressor(), backend="eager")
 print(recompiled._orig_mod.load_state_dict(stripped))  # load into the module inside the wrapper
+
+in_place = MLP()
+in_place.compile(backend="eager")  # compiles the module itself: no wrapper, no prefix
+print(type(in_place).__name__, list(in_place.state_dict())[:2])
 # --8<-- [end:compiled-fix]
 
 # --8<-- [start:whole-model]

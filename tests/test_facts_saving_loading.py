@@ -338,13 +338,17 @@ def test_the_conversion_is_the_param_policy_in_load_state_dict():
     assert "value.to(device=param.device)" in source
 
 
-def test_a_capturable_optimizer_moves_the_step_too():
+def test_a_saved_capturable_optimizer_moves_the_step_too():
     saved = copy.deepcopy(trained_adam(nn.Sequential(nn.Linear(3, 1))).state_dict())
     saved["param_groups"][0]["capturable"] = True
     model = nn.Sequential(nn.Linear(3, 1)).to("meta")
-    optimizer = torch.optim.Adam(model.parameters(), capturable=True)
+    optimizer = torch.optim.Adam(model.parameters())  # not capturable: the saved setting decides
     optimizer.load_state_dict(saved)
     assert optimizer.state[model[0].weight]["step"].device.type == "meta"
+    saved["param_groups"][0]["capturable"] = False
+    optimizer = torch.optim.Adam(model.parameters(), capturable=True)
+    optimizer.load_state_dict(saved)
+    assert optimizer.state[model[0].weight]["step"].device.type == "cpu"
 
 
 def test_state_loaded_before_the_model_moves_stays_behind():
@@ -1046,7 +1050,43 @@ def test_the_compiled_wrapper_refuses_plain_names_and_loads_through_orig_mod():
         compiled.load_state_dict(plain)
     result = compiled._orig_mod.load_state_dict(plain)
     assert not result.missing_keys and not result.unexpected_keys
-    assert outputs["compiled-fix"].splitlines() == ["<All keys matched successfully>"] * 3
+    assert outputs["compiled-fix"].splitlines()[:3] == ["<All keys matched successfully>"] * 3
+
+
+def counting_backend(calls):
+    def backend(graph_module, example_inputs):
+        calls.append(graph_module)
+        return graph_module.forward
+
+    return backend
+
+
+def test_module_compile_compiles_in_place_and_keeps_plain_names():
+    in_place = ns["in_place"]
+    assert type(in_place) is ns["MLP"] and in_place._compiled_call_impl is not None
+    assert list(in_place.state_dict()) == list(ns["net"].state_dict())
+    assert outputs["compiled-fix"].splitlines()[3] == "MLP ['hidden.weight', 'hidden.bias']"
+    calls = []
+    model = ns["MLP"]()
+    model.compile(backend=counting_backend(calls))
+    assert calls == []  # compiled at the first call, as with torch.compile
+    inputs = torch.randn(2, 20)
+    assert torch.allclose(model(inputs), model.output(torch.relu(model.hidden(inputs))))
+    assert len(calls) == 1  # its calls run the compiled code
+    torch._dynamo.reset()
+
+
+def test_module_compile_on_a_bare_builtin_module_compiles_nothing_torch_issue_150915():
+    """If this fails, PyTorch fixed the bug: remove the sentence about it from both pages."""
+    calls = []
+    for model in [nn.Sequential(nn.Linear(2, 2), nn.ReLU()), nn.Linear(2, 2)]:
+        model.compile(backend=counting_backend(calls))
+        model(torch.ones(1, 2))
+    assert calls == []
+    wrapped = torch.compile(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), backend=counting_backend(calls))
+    wrapped(torch.ones(1, 2))
+    assert len(calls) == 1  # torch.compile(module) does compile it
+    torch._dynamo.reset()
 
 
 def test_data_parallel_adds_module_and_ddp_holds_the_model_as_module():
