@@ -127,6 +127,7 @@ def test_double_equals_is_elementwise_and_cannot_be_used_in_if():
     assert isinstance(result, torch.Tensor) and result.shape == x.shape
     with pytest.raises(RuntimeError, match="ambiguous"):
         bool(result)
+    assert bool(x[:1] == ns["x2"][:1])  # a single element is accepted
 
 
 def test_double_equals_broadcasts_where_torch_equal_checks_shapes():
@@ -822,6 +823,14 @@ def test_restoring_the_state_before_building_the_model_is_too_early():
 def test_other_generators_states_and_weights_only():
     generator = torch.Generator().manual_seed(0)
     assert torch.equal(saved_and_loaded(generator.get_state()), generator.get_state())
+    version, internal, gauss_next = random.getstate()  # plain values: integers, and None or a float
+    assert isinstance(version, int) and all(isinstance(v, int) for v in internal)
+    assert gauss_next is None or isinstance(gauss_next, float)
+    before = random.getstate()
+    random.gauss(0, 1)  # draws two values and keeps the second: a float in the state
+    assert isinstance(random.getstate()[2], float)
+    assert saved_and_loaded({"py": random.getstate()})["py"] == random.getstate()
+    random.setstate(before)
     assert saved_and_loaded({"py": random.getstate()})["py"] == random.getstate()
     buffer = io.BytesIO()
     torch.save({"np": np.random.get_state()}, buffer)
@@ -975,6 +984,13 @@ def test_the_mapping_is_private_writes_never_reach_the_file(tmp_path):
     mapped["w"].add_(1)
     assert torch.equal(mapped["w"], torch.ones(4))
     assert torch.equal(torch.load(tmp_path / "w.pt", weights_only=True)["w"], torch.zeros(4))
+    if sys.platform.startswith("win"):
+        return  # Windows cannot change the default
+    with torch.serialization.set_default_mmap_options(mmap.MAP_SHARED):  # the default can be changed
+        shared = torch.load(tmp_path / "w.pt", mmap=True, weights_only=True)
+    shared["w"].add_(1)
+    del shared
+    assert torch.equal(torch.load(tmp_path / "w.pt", weights_only=True)["w"], torch.ones(4))
 
 
 def save_mapped_model(path, over_the_mapped_file):
