@@ -1095,13 +1095,13 @@ def test_module_compile_compiles_in_place_and_keeps_plain_names():
 def test_module_compile_on_a_bare_builtin_module_compiles_nothing_torch_issue_150915():
     """If this fails, PyTorch fixed the bug: remove the sentence about it from both pages."""
     calls = []
-    for model in [nn.Sequential(nn.Linear(2, 2), nn.ReLU()), nn.Linear(2, 2)]:
+    for model in [ns["make_regressor"](), nn.Linear(4, 4)]:  # made only of torch.nn modules
         model.compile(backend=counting_backend(calls))
-        model(torch.ones(1, 2))
+        model(torch.ones(1, 4))
     assert calls == []
-    wrapped = torch.compile(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), backend=counting_backend(calls))
-    wrapped(torch.ones(1, 2))
-    assert len(calls) == 1  # torch.compile(module) does compile it
+    wrapped = torch.compile(ns["make_regressor"](), backend=counting_backend(calls))
+    wrapped(torch.ones(1, 4))
+    assert len(calls) == 1  # torch.compile(model) does compile it
     torch._dynamo.reset()
 
 
