@@ -379,11 +379,15 @@ print(make_regressor().load_state_dict(stripped))
 
 recompiled = torch.compile(make_regressor(), backend="eager")
 print(recompiled._orig_mod.load_state_dict(stripped))  # load into the module inside the wrapper
+
+in_place = MLP()
+in_place.compile(backend="eager")  # compiles the module itself: no wrapper, no prefix
+print(type(in_place).__name__, list(in_place.state_dict())[:2])
 # --8<-- [end:compiled-fix]
 
 # --8<-- [start:whole-model]
 seq_net = nn.Sequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 10))
-torch.save(seq_net, folder / "whole-model.pt")  # pickles the objects, classes and all
+torch.save(seq_net, folder / "whole-model.pt")  # pickles the objects; their classes only by name
 try:
     torch.load(folder / "whole-model.pt", weights_only=True)
 except pickle.UnpicklingError as error:
@@ -585,7 +589,7 @@ torch.save(lm.state_dict(), buffer)
 print(f"torch.save: {buffer.getbuffer().nbytes:,} bytes for one 256,000-byte weight")
 buffer.seek(0)
 loaded_lm = torch.load(buffer, weights_only=True)
-print(loaded_lm["embedding.weight"].data_ptr() == loaded_lm["head.weight"].data_ptr())  # still one tensor
+print(loaded_lm["embedding.weight"].data_ptr() == loaded_lm["head.weight"].data_ptr())  # still one shared storage
 
 lm_copy = TiedLM()
 print(lm_copy.load_state_dict(loaded_lm), lm_copy.head.weight is lm_copy.embedding.weight)

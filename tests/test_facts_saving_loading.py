@@ -127,6 +127,7 @@ def test_double_equals_is_elementwise_and_cannot_be_used_in_if():
     assert isinstance(result, torch.Tensor) and result.shape == x.shape
     with pytest.raises(RuntimeError, match="ambiguous"):
         bool(result)
+    assert bool(x[:1] == ns["x2"][:1])  # a single element is accepted
 
 
 def test_double_equals_broadcasts_where_torch_equal_checks_shapes():
@@ -338,13 +339,17 @@ def test_the_conversion_is_the_param_policy_in_load_state_dict():
     assert "value.to(device=param.device)" in source
 
 
-def test_a_capturable_optimizer_moves_the_step_too():
+def test_a_saved_capturable_optimizer_moves_the_step_too():
     saved = copy.deepcopy(trained_adam(nn.Sequential(nn.Linear(3, 1))).state_dict())
     saved["param_groups"][0]["capturable"] = True
     model = nn.Sequential(nn.Linear(3, 1)).to("meta")
-    optimizer = torch.optim.Adam(model.parameters(), capturable=True)
+    optimizer = torch.optim.Adam(model.parameters())  # not capturable: the saved setting decides
     optimizer.load_state_dict(saved)
     assert optimizer.state[model[0].weight]["step"].device.type == "meta"
+    saved["param_groups"][0]["capturable"] = False
+    optimizer = torch.optim.Adam(model.parameters(), capturable=True)
+    optimizer.load_state_dict(saved)
+    assert optimizer.state[model[0].weight]["step"].device.type == "cpu"
 
 
 def test_state_loaded_before_the_model_moves_stays_behind():
@@ -818,6 +823,14 @@ def test_restoring_the_state_before_building_the_model_is_too_early():
 def test_other_generators_states_and_weights_only():
     generator = torch.Generator().manual_seed(0)
     assert torch.equal(saved_and_loaded(generator.get_state()), generator.get_state())
+    version, internal, gauss_next = random.getstate()  # plain values: integers, and None or a float
+    assert isinstance(version, int) and all(isinstance(v, int) for v in internal)
+    assert gauss_next is None or isinstance(gauss_next, float)
+    before = random.getstate()
+    random.gauss(0, 1)  # draws two values and keeps the second: a float in the state
+    assert isinstance(random.getstate()[2], float)
+    assert saved_and_loaded({"py": random.getstate()})["py"] == random.getstate()
+    random.setstate(before)
     assert saved_and_loaded({"py": random.getstate()})["py"] == random.getstate()
     buffer = io.BytesIO()
     torch.save({"np": np.random.get_state()}, buffer)
@@ -971,6 +984,13 @@ def test_the_mapping_is_private_writes_never_reach_the_file(tmp_path):
     mapped["w"].add_(1)
     assert torch.equal(mapped["w"], torch.ones(4))
     assert torch.equal(torch.load(tmp_path / "w.pt", weights_only=True)["w"], torch.zeros(4))
+    if sys.platform.startswith("win"):
+        return  # Windows cannot change the default
+    with torch.serialization.set_default_mmap_options(mmap.MAP_SHARED):  # the default can be changed
+        shared = torch.load(tmp_path / "w.pt", mmap=True, weights_only=True)
+    shared["w"].add_(1)
+    del shared
+    assert torch.equal(torch.load(tmp_path / "w.pt", weights_only=True)["w"], torch.ones(4))
 
 
 def save_mapped_model(path, over_the_mapped_file):
@@ -1046,7 +1066,43 @@ def test_the_compiled_wrapper_refuses_plain_names_and_loads_through_orig_mod():
         compiled.load_state_dict(plain)
     result = compiled._orig_mod.load_state_dict(plain)
     assert not result.missing_keys and not result.unexpected_keys
-    assert outputs["compiled-fix"].splitlines() == ["<All keys matched successfully>"] * 3
+    assert outputs["compiled-fix"].splitlines()[:3] == ["<All keys matched successfully>"] * 3
+
+
+def counting_backend(calls):
+    def backend(graph_module, example_inputs):
+        calls.append(graph_module)
+        return graph_module.forward
+
+    return backend
+
+
+def test_module_compile_compiles_in_place_and_keeps_plain_names():
+    in_place = ns["in_place"]
+    assert type(in_place) is ns["MLP"] and in_place._compiled_call_impl is not None
+    assert list(in_place.state_dict()) == list(ns["net"].state_dict())
+    assert outputs["compiled-fix"].splitlines()[3] == "MLP ['hidden.weight', 'hidden.bias']"
+    calls = []
+    model = ns["MLP"]()
+    model.compile(backend=counting_backend(calls))
+    assert calls == []  # compiled at the first call, as with torch.compile
+    inputs = torch.randn(2, 20)
+    assert torch.allclose(model(inputs), model.output(torch.relu(model.hidden(inputs))))
+    assert len(calls) == 1  # its calls run the compiled code
+    torch._dynamo.reset()
+
+
+def test_module_compile_on_a_bare_builtin_module_compiles_nothing_torch_issue_150915():
+    """If this fails, PyTorch fixed the bug: remove the sentence about it from both pages."""
+    calls = []
+    for model in [ns["make_regressor"](), nn.Linear(4, 4)]:  # made only of torch.nn modules
+        model.compile(backend=counting_backend(calls))
+        model(torch.ones(1, 4))
+    assert calls == []
+    wrapped = torch.compile(ns["make_regressor"](), backend=counting_backend(calls))
+    wrapped(torch.ones(1, 4))
+    assert len(calls) == 1  # torch.compile(model) does compile it
+    torch._dynamo.reset()
 
 
 def test_data_parallel_adds_module_and_ddp_holds_the_model_as_module():
