@@ -483,6 +483,19 @@ def test_named_modules_is_a_generator_over_the_live_dictionaries():
     assert [type(m).__name__ for _, m in walk] == ["ReLU", "GELU"]
 
 
+def test_a_loop_over_named_modules_that_adds_a_submodule_stops_and_one_over_a_list_does_not():
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    with pytest.raises(RuntimeError, match="dictionary changed size during iteration"):
+        for _, module in model.named_modules():
+            if isinstance(module, nn.ReLU):
+                model.set_submodule("extra", nn.GELU())
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    for _, module in list(model.named_modules()):
+        if isinstance(module, nn.ReLU):
+            model.set_submodule("extra", nn.GELU())
+    assert [name for name, _ in model.named_children()] == ["0", "1", "extra"]
+
+
 def test_set_submodule_strict_raises_on_a_wrong_name_and_default_adds_a_new_unused_layer(seeded):
     model = nn.Sequential(ns["NestMLP"](), nn.Linear(16, 20))
     linear, before = model[0].linear, model(ns["X"])
