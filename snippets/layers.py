@@ -297,16 +297,16 @@ class Scaled(nn.Module):
         return self.linear(X) * scale
 
 
-def positional(module, args):
+def plain_hook(module, args):
     print("  hook(module, args):        ", len(args), "positional")
 
 
-def with_kwargs(module, args, kwargs):
+def kwargs_hook(module, args, kwargs):
     print("  hook(module, args, kwargs):", len(args), "positional,", kwargs)
 
 
 model = Scaled()
-with model.register_forward_pre_hook(positional), model.register_forward_pre_hook(with_kwargs, with_kwargs=True):
+with model.register_forward_pre_hook(plain_hook), model.register_forward_pre_hook(kwargs_hook, with_kwargs=True):
     print("model(X, 3.0):")
     model(X, 3.0)
     print("model(X, scale=3.0):")

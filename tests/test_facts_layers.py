@@ -129,14 +129,6 @@ def test_pruning_works_through_a_forward_pre_hook():
     assert torch.equal(fresh, torch.ones(1, 4) @ (layer.weight_mask.T) + layer.bias)
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
-def test_eager_mode_quantization_attaches_observers_with_hooks():
-    model = nn.Sequential(nn.Linear(4, 4))
-    model.qconfig = torch.ao.quantization.default_qconfig
-    prepared = torch.ao.quantization.prepare(model)
-    assert len(prepared[0]._forward_hooks) > 0
-
-
 def test_torchinfo_summary_registers_forward_hooks():
     original = nn.Module.register_forward_hook
     with mock.patch.object(nn.Module, "register_forward_hook", autospec=True, side_effect=original) as spy:
@@ -307,13 +299,12 @@ def test_a_children_loop_equals_my_sequential_when_every_module_appears_once(see
     assert torch.equal(ns["ChildrenSequential"](*modules)(X), ns["MySequential"](*modules)(X))
 
 
-def test_apply_and_parameters_visit_a_shared_layer_once():
+def test_modules_and_parameters_skip_a_shared_layer_over_the_whole_tree():
     shared = nn.Linear(2, 2)
-    net = nn.Sequential(shared, nn.ReLU(), shared)
-    visited = []
-    net.apply(visited.append)
-    assert visited.count(shared) == 1
+    net = nn.Sequential(nn.Sequential(shared), nn.ReLU(), nn.Sequential(shared))  # two different parents
+    assert [m is shared for m in net.modules()].count(True) == 1
     assert len(list(net.parameters())) == 2
+    assert [m is shared for m in net.modules(remove_duplicate=False)].count(True) == 2
 
 
 # Code in forward
@@ -492,6 +483,19 @@ def test_named_modules_is_a_generator_over_the_live_dictionaries():
     assert [type(m).__name__ for _, m in walk] == ["ReLU", "GELU"]
 
 
+def test_a_loop_over_named_modules_that_adds_a_submodule_stops_and_one_over_a_list_does_not():
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    with pytest.raises(RuntimeError, match="dictionary changed size during iteration"):
+        for _, module in model.named_modules():
+            if isinstance(module, nn.ReLU):
+                model.set_submodule("extra", nn.GELU())
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    for _, module in list(model.named_modules()):
+        if isinstance(module, nn.ReLU):
+            model.set_submodule("extra", nn.GELU())
+    assert [name for name, _ in model.named_children()] == ["0", "1", "extra"]
+
+
 def test_set_submodule_strict_raises_on_a_wrong_name_and_default_adds_a_new_unused_layer(seeded):
     model = nn.Sequential(ns["NestMLP"](), nn.Linear(16, 20))
     linear, before = model[0].linear, model(ns["X"])
@@ -598,10 +602,15 @@ def test_registering_a_function_again_adds_a_second_hook():
     assert len(calls) == 2
 
 
-def test_a_forward_hook_return_value_replaces_the_output():
-    layer = nn.Linear(2, 2)
+def test_a_forward_hook_return_value_replaces_the_output_and_none_changes_nothing():
+    layer, X = nn.Linear(2, 2), torch.ones(1, 2)
+    expected = layer(X)
+    with layer.register_forward_hook(lambda module, args, output: None):
+        assert torch.equal(layer(X), expected)
+    with layer.register_forward_pre_hook(lambda module, args: None):
+        assert torch.equal(layer(X), expected)
     layer.register_forward_hook(lambda module, args, output: torch.zeros(3))
-    assert torch.equal(layer(torch.ones(1, 2)), torch.zeros(3))
+    assert torch.equal(layer(X), torch.zeros(3))
 
 
 def test_a_pre_hook_return_value_replaces_the_args_and_a_single_value_is_wrapped():
@@ -694,9 +703,26 @@ def test_explain_runs_the_module_and_counts_three_graphs_and_two_breaks():
     explanation = torch._dynamo.explain(net)(ns["X"])
     assert len(calls) == 2
     assert (explanation.graph_count, explanation.graph_break_count) == (3, 2)
-    ops = [[getattr(op, "__name__", str(op)) for op in graph] for graph in explanation.ops_per_graph]
-    assert ops == [["linear", "matmul", "add", "relu", "linear", "gt"], ["truediv", "gt"], []]
     assert outputs["compile-graph-breaks"].splitlines()[0] == "graphs: 3 | graph breaks: 2"
+
+
+def test_the_three_graphs_are_up_to_the_first_test_one_turn_and_the_sum_after_the_loop():
+    net, graphs = ns["FixedHiddenMLP"](), []
+    net.load_state_dict(ns["plain"].state_dict())  # the page's weights: the loop turns several times
+    assert halvings(net, ns["X"]) > 1
+
+    def backend(gm, example_inputs):
+        graphs.append([getattr(node.target, "__name__", node.target) for node in gm.graph.nodes
+                       if node.op in ("call_function", "call_method")])
+        return gm.forward
+
+    torch.compiler.reset()
+    torch.compile(net, backend=backend)(ns["X"])
+    assert graphs == [
+        ["linear", "matmul", "add", "relu", "linear", "abs", "sum", "gt"],  # up to the first test
+        ["truediv", "abs", "sum", "gt"],  # one turn: X / 2 and the next test
+        ["sum"],  # X.sum() after the loop
+    ]
 
 
 def test_fullgraph_true_raises_at_the_data_dependent_while():
@@ -794,6 +820,15 @@ def test_module_compile_traces_nothing_when_everything_comes_from_torch_nn(make,
     wrapped_counter = CompileCounter()
     torch.compile(make(), backend=wrapped_counter)(torch.ones(1, 2))
     assert wrapped_counter.frame_count == 1  # torch.compile(module) traces it
+
+
+def test_dynamo_skips_torch_nn_code_where_a_trace_would_begin_and_inlines_it_into_a_trace():
+    from torch._dynamo import trace_rules
+
+    call_impl = nn.Module._call_impl.__code__.co_filename
+    assert trace_rules.check_file(call_impl, is_inlined_call=False).skipped
+    assert not trace_rules.check_file(call_impl, is_inlined_call=True).skipped
+    assert not trace_rules.check_file(ns["FixedHiddenMLP"].forward.__code__.co_filename).skipped
 
 
 def test_page_shows_zero_graphs_for_seq_compile_and_one_for_torch_compile():
