@@ -43,7 +43,9 @@ class _Said(logging.Handler):
 
 
 def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=print,
-          languages: tuple[str, ...] = LANGUAGES) -> Path:
+          languages: tuple[str, ...] = LANGUAGES, plugins: dict | None = None) -> Path:
+    """`plugins`, if given, replaces the configuration's plugins (a test that looks at some pages
+    needs neither search, nor the notebooks' pages, nor the printable edition)."""
     from mkdocs.commands.build import build as mkdocs_build
     from mkdocs.config import load_config
     from mkdocs.exceptions import MkDocsException
@@ -79,12 +81,13 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
         said = _Said()  # MkDocs logs why it stops, then raises a bare "Aborted"
         logging.getLogger("mkdocs").addHandler(said)
         try:
-            mkdocs_build(load_config(str(config_file(lang, root)), site_dir=str(target), strict=True))
+            overrides = {"plugins": plugins} if plugins is not None else {}
+            mkdocs_build(load_config(str(config_file(lang, root)), site_dir=str(target), strict=True, **overrides))
         except MkDocsException as error:
             raise BuildError("\n".join([*said.lines, f"{config_file(lang, root).name}: {error}"])) from None
         finally:
             logging.getLogger("mkdocs").removeHandler(said)
-    if languages == LANGUAGES:
+    if languages == LANGUAGES and plugins is None:
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.write_text(inputs, encoding="utf-8")
     say(f"built in {time.perf_counter() - start:.1f} s")

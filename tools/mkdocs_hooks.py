@@ -65,7 +65,8 @@ def on_config(config):
     notebooks in a cache per language (it evicts what one build did not use): its key is the
     notebook's bytes, which hold the outputs, so new outputs render anew."""
     root, lang = _root(config), config.theme["language"]
-    config.plugins["mkdocs-jupyter"].config["cache_dir"] = str(under(root, CACHE) / "mkdocs-jupyter" / lang)
+    if "mkdocs-jupyter" in config.plugins:
+        config.plugins["mkdocs-jupyter"].config["cache_dir"] = str(under(root, CACHE) / "mkdocs-jupyter" / lang)
     if lang != SOURCE:
         try:
             translated = translated_root(lang, root)
