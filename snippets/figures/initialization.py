@@ -41,7 +41,7 @@ TEXT = {
         "act_ms": "激活值的均方值（对数坐标）",
         "zero_note": "全零初始化：从第 1 层起为 0\n（对数坐标上画不出）",
         "names": {"default (Linear)": "nn.Linear 的默认初始化"},
-        "inits": {"zero": "全零", "Xavier, gain 5/3": "Xavier，增益 5/3", "Kaiming (ReLU)": "Kaiming（ReLU）"},
+        "inits": {"zero": "全零", "Xavier, gain 5/3": "Xavier，增益 5/3", "Kaiming (ReLU)": "Kaiming（针对 ReLU）"},
     },
 }
 HISTOGRAMS = ["default (Linear)", "normal(0, 0.01)", "xavier_uniform", "xavier_normal", "kaiming_uniform",
