@@ -171,3 +171,4 @@ def test_no_line_break_between_two_chinese_characters_in_prose(site):
         prose = re.sub(r"<code\b.*?</code>", "`code`", prose, flags=re.S)  # inline code stands between
         breaks += [f"{name}: …{m[0]!r}…" for m in re.finditer(r"[\u4e00-\u9fff，。：；、]\n[\u4e00-\u9fff]", prose)]
     assert not breaks, "\n".join(breaks[:20])
+
