@@ -53,6 +53,15 @@ def site(request) -> Path:
 BROWSER_TESTS = pytest.StashKey[bool]()
 
 
+def pytest_configure(config):
+    """One thread for torch in this process: the browser checks run beside it on the other core,
+    and two threads each would oversubscribe the two cores (a section that takes 1 s took 17).
+    The snippets print the same with one thread as with several (`make outputs` uses them all)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def pytest_collection_modifyitems(config, items):
     """Marks that `make check` deselects (tests of the built site and of the browser), and the
     browser tests last: their checks run in another process while the other tests run."""
