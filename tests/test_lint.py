@@ -7,7 +7,10 @@ from pathlib import Path
 from tools.project import ROOT
 
 BIN = Path(sys.executable).parent
-ENGLISH = ["README.md", "CONTRIBUTING.md", "docs/en", "docs/glossary.yml", "snippets", "tools", "tests", ".github"]
+ENGLISH = [
+    "README.md", "CONTRIBUTING.md", "docs/en", "docs/glossary.yml", "docs/mistakes.yml",
+    "snippets", "tools", "tests", ".github",
+]
 
 
 def lint(root: Path, *command: str) -> subprocess.CompletedProcess:
