@@ -21,6 +21,7 @@ import hashlib
 import html
 import io
 import json
+import os
 import re
 import tempfile
 import tokenize
@@ -39,6 +40,7 @@ TRY_IT = {
     "en": "# Your turn: write and run your answer here, then compare it with the solution below.",
     "zh": "# 动手试一试：先在这里写出并运行你的答案，再对照下面的参考答案。",
 }
+RUN_FORMAT = 2  # how a run is stored (2: each stream's pieces joined); a new format runs anew
 PARALLEL_KERNELS = 2  # one per core here; each kernel mostly waits for `import torch`
 
 
@@ -168,7 +170,7 @@ def code_key(notebook: nbformat.NotebookNode) -> str:
         if cell.cell_type == "code":
             tokens = tokenize.generate_tokens(io.StringIO(cell.source + "\n").readline)
             code.append([t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL)])
-    material = json.dumps([torch.__version__, current_device(), code], ensure_ascii=False)
+    material = json.dumps([RUN_FORMAT, torch.__version__, current_device(), code], ensure_ascii=False)
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:16]
 
 
@@ -226,7 +228,8 @@ async def _run_all(by_key: dict[str, nbformat.NotebookNode], pages: dict[str, st
                 client = NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=False,
                                         resources={"metadata": {"path": cwd}}, config=local)
                 try:
-                    await client.async_execute()
+                    # one thread each: two kernels share the cores, and torch's idle threads spin
+                    await client.async_execute(env={**os.environ, "OMP_NUM_THREADS": "1"})
                 except CellExecutionError as error:
                     raise NotebookError(f"{pages[key]}: its notebook failed in the kernel:\n{error}") from None
                 except Exception as error:  # noqa: BLE001 - a kernel that did not start, say
