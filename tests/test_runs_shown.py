@@ -3,13 +3,14 @@ the CUDA tabs, the line under each chapter's title and the test report show it; 
 nothing on any page claims a GPU run."""
 
 import json
+import shutil
 
 import pytest
 
 from tools.build import build
 from tools.pages import pages, snippet_for
-from tools.project import COMMITTED_RECORDS, RECORDS, ROOT, under
-from tools.report import device_tabs, records, report_tables, run_line
+from tools.project import COMMITTED_RECORDS, RECORDS, ROOT, pinned_torch, under
+from tools.report import TEXT, device_tabs, records, report_tables, run_line
 from tools.snippets import format_outputs, read_outputs
 
 pytestmark = pytest.mark.scratch
@@ -42,8 +43,9 @@ def test_a_recorded_gpu_run_shows_in_tabs_run_lines_and_the_report(gpu_recorded)
     devices = (site / "devices" / "index.html").read_text(encoding="utf-8")
     assert devices.count(">CPU</label>") == devices.count(">CUDA</label>") > 0
     assert "cuda:0" in devices and "No GPU run is recorded for this example yet" not in devices
-    assert "Outputs: CPU · torch 2.13.0+cpu · " in devices
-    assert "CUDA · Test GPU made by the tests · torch 2.11.0+cu130 (not the pinned 2.13.0) · 2026-12-01" in devices
+    assert f"Outputs: CPU · torch {records(gpu_recorded)['cpu']['torch']} · " in devices
+    assert (f"CUDA · Test GPU made by the tests · torch 2.11.0+cu130 (not the pinned {pinned_torch()}) · 2026-12-01"
+            in devices)
     layers = (site / "layers" / "index.html").read_text(encoding="utf-8")
     total = len([r for r in records(gpu_recorded)["cuda"]["snippets"] if r["snippet"] == "snippets/layers.py"])
     assert f"CUDA: 1 of {total} sections did not print what this page shows" in layers
@@ -52,8 +54,10 @@ def test_a_recorded_gpu_run_shows_in_tabs_run_lines_and_the_report(gpu_recorded)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_without_a_gpu_record_no_page_claims_a_gpu_run(project_copy, lang):
+def test_without_a_gpu_record_no_page_claims_a_gpu_run(project_copy, site, lang):
     (under(project_copy, COMMITTED_RECORDS) / "cuda.json").unlink(missing_ok=True)
+    under(project_copy, RECORDS).mkdir(parents=True, exist_ok=True)
+    shutil.copy(RECORDS / "cpu.json", under(project_copy, RECORDS))  # the CPU run of this build
     assert records(project_copy)["cuda"] is None
     not_recorded = {"en": "CUDA: not recorded yet", "zh": "CUDA: 尚无记录"}[lang]
     for chapter in CHAPTERS:
@@ -62,9 +66,12 @@ def test_without_a_gpu_record_no_page_claims_a_gpu_run(project_copy, lang):
         page = project_copy / "docs" / lang / chapter.name
         tabs = device_tabs(page.read_text(encoding="utf-8"), project_copy, lang)
         assert "outputs/cuda/" not in tabs
-    report = report_tables(project_copy, lang)
-    assert report.count({"en": "not recorded yet", "zh": "尚无记录"}[lang]) == 5  # each field of the CUDA column
-    assert "CUDA |" in report and ":material-check-circle:{ .status-pass }" not in report.split("|---|---|---|")[0]
+    report, t = report_tables(project_copy, lang), TEXT[lang]
+    assert report.count(t["not_recorded"]) == 5  # each field of the CUDA column
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in report.splitlines()
+            if line.startswith("| `")]
+    assert len(rows) == len(records(project_copy)["cpu"]["snippets"])
+    assert all(row[2] == t["pass"] and row[4] == t["missing"] for row in rows)  # CPU | time | CUDA | time
 
 
 def test_the_committed_gpu_outputs_come_with_a_gpu_record():

@@ -54,11 +54,12 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
     from tools.snippets import SnippetError, output_differences, snippet_files
 
     start = time.perf_counter()
-    stamp, inputs = under(root, STAMP), fingerprint(root, site)
+    stamp, inputs = stamp_file(root, site), fingerprint(root, site)
     recorded = results.load(under(root, RECORDS) / f"{results.current_device()}.json")
     passed = recorded is not None and all(row["status"] == "pass" for row in recorded["snippets"])
-    if (languages == LANGUAGES and stamp.exists() and stamp.read_text(encoding="utf-8") == inputs
-            and (passed or not check_outputs)):
+    complete = languages == LANGUAGES and plugins is None
+    if (complete and stamp.exists() and stamp.read_text(encoding="utf-8") == inputs
+            and (site / "index.html").exists() and (passed or not check_outputs)):
         say(f"{site.relative_to(root) if site.is_relative_to(root) else site}/ is built from these very files")
         return site
     stamp.unlink(missing_ok=True)
@@ -87,14 +88,21 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
             raise BuildError("\n".join([*said.lines, f"{config_file(lang, root).name}: {error}"])) from None
         finally:
             logging.getLogger("mkdocs").removeHandler(said)
-    if languages == LANGUAGES and plugins is None:
+    if complete:
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.write_text(inputs, encoding="utf-8")
     say(f"built in {time.perf_counter() - start:.1f} s")
     return site
 
 
-STAMP = BUILD / "site.stamp"  # what the last complete build of site/ was made from
+def stamp_file(root: Path, site: Path) -> Path:
+    """What the last complete build into `site` was made from: one file per site folder, so that
+    a build elsewhere (make bench's) does not make site/ look stale."""
+    import hashlib
+
+    return under(root, BUILD) / "stamps" / hashlib.sha256(str(site).encode()).hexdigest()[:16]
+
+
 INPUTS = ("docs", "snippets", "outputs", "results", "overrides", "tools", "mkdocs.yml", "mkdocs.zh.yml",
           "requirements.txt")
 
