@@ -22,6 +22,7 @@ import html
 import io
 import json
 import os
+import platform
 import re
 import tempfile
 import tokenize
@@ -160,7 +161,8 @@ class NotebookError(Exception):
 
 
 def code_key(notebook: nbformat.NotebookNode) -> str:
-    """What the outputs depend on: the code without its comments, the torch release, the device."""
+    """What the outputs depend on: the code without its comments, the torch release, the device,
+    the other pinned packages (the layers chapter prints a torchinfo summary) and Python's release."""
     import torch
 
     from tools.snippets import current_device
@@ -170,7 +172,9 @@ def code_key(notebook: nbformat.NotebookNode) -> str:
         if cell.cell_type == "code":
             tokens = tokenize.generate_tokens(io.StringIO(cell.source + "\n").readline)
             code.append([t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL)])
-    material = json.dumps([RUN_FORMAT, torch.__version__, current_device(), code], ensure_ascii=False)
+    packages = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+    material = json.dumps([RUN_FORMAT, torch.__version__, current_device(), packages, platform.python_version(), code],
+                          ensure_ascii=False)
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:16]
 
 
