@@ -77,3 +77,14 @@ def test_without_a_gpu_record_no_page_claims_a_gpu_run(project_copy, site, lang)
 def test_the_committed_gpu_outputs_come_with_a_gpu_record():
     """outputs/cuda/ alone would make tabs claim a GPU output that no record stands behind."""
     assert not (ROOT / "outputs" / "cuda").exists() or (COMMITTED_RECORDS / "cuda.json").exists()
+
+
+def test_a_gpu_run_that_printed_what_the_cpu_did_shows_the_cpus_outputs_in_its_tabs(gpu_recorded):
+    """Its outputs are stored only where they differ from the CPU's (tools/results.write_outputs)."""
+    (gpu_recorded / "outputs" / "cuda" / "devices.txt").unlink()
+    page = (gpu_recorded / "docs" / "en" / "devices.md").read_text(encoding="utf-8")
+    tabs = device_tabs(page, gpu_recorded, "en")
+    assert tabs.count('=== "CUDA"') == page.count(".by-device") > 0
+    include = '--8<-- "outputs/cpu/devices.txt:'
+    assert tabs.count(include) == page.count(include) + page.count(".by-device")  # in both tabs
+    assert TEXT["en"]["no_gpu_output"] not in tabs

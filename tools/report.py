@@ -14,7 +14,7 @@ from pathlib import Path
 from tools.pages import fences
 from tools.project import COMMITTED_RECORDS, RECORDS, pinned_torch, under
 from tools.results import load
-from tools.snippets import read_outputs
+from tools.snippets import expected_output_file, read_outputs
 
 DEVICES = {"cpu": "CPU", "cuda": "CUDA"}
 TEXT = {
@@ -59,15 +59,17 @@ def records(root: Path) -> dict[str, dict | None]:
 
 def device_tabs(markdown: str, root: Path, lang: str) -> str:
     """Show each output block marked `.by-device` as tabs: CPU, and CUDA where recorded."""
-    lines = markdown.splitlines()
+    lines, recorded = markdown.splitlines(), {device: run is not None for device, run in records(root).items()}
     for fence in reversed([f for f in fences(markdown) if ".by-device" in f.info.split() and f.includes]):
         path, _, section = fence.includes[0].partition(":")
-        stem = Path(path).stem
+        snippet = root / "snippets" / f"{Path(path).stem}.py"
         tabs = []
         for device, label in DEVICES.items():
-            has_it = section in read_outputs(root / "outputs" / device / f"{stem}.txt")
+            # a run off the CPU that printed what the CPU did has no file of its own: the CPU's stands for it
+            shown = expected_output_file(snippet, device)
+            has_it = (device == "cpu" or recorded[device]) and section in read_outputs(shown)
             body = (
-                ["```{ .text .output .no-copy }", f'--8<-- "outputs/{device}/{stem}.txt:{section}"', "```"]
+                ["```{ .text .output .no-copy }", f'--8<-- "{shown.relative_to(root).as_posix()}:{section}"', "```"]
                 if has_it else [TEXT[lang]["no_gpu_output"]]
             )
             tabs += [f'=== "{label}"', ""] + [f"    {line}" for line in body] + [""]

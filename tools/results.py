@@ -121,9 +121,10 @@ def write_outputs(run: dict, outputs_dir: Path, root: Path = ROOT) -> list[Path]
     for name, printed in by_file.items():
         snippet = root / name
         text = format_outputs(printed)
+        target = outputs_dir / run["device"] / output_file(snippet).name
         if run["device"] != "cpu" and text == format_outputs(read_outputs(output_file(snippet, "cpu"))):
+            target.unlink(missing_ok=True)  # the CPU's file stands for it (expected_output_file)
             continue
-        target = outputs_dir / run["device"] / f"{snippet.stem}.txt"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
         written.append(target)
