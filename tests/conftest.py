@@ -5,12 +5,9 @@ import pytest
 
 from tools.build import build
 from tools.notebooks import executed_dir
-from tools.project import CACHE, ROOT, SITE, under
+from tools.project import INPUTS, RENDERS, ROOT, SITE, under
 
-PROJECT_PARTS = [
-    "docs", "snippets", "outputs", "results", "tools", "overrides", "tests",
-    "mkdocs.yml", "mkdocs.zh.yml", "pytest.ini", "ruff.toml", "requirements.txt",
-]
+PROJECT_PARTS = [*INPUTS, "tests", "pytest.ini", "ruff.toml"]  # what a build reads, and the tests
 
 
 @pytest.fixture
@@ -29,7 +26,7 @@ def copy_project(copy: Path) -> Path:
             shutil.copytree(source, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, copy / part)
-    for cache in (executed_dir(), CACHE / "mkdocs-jupyter"):  # notebooks run and rendered already
+    for cache in (executed_dir(), RENDERS):  # notebooks run and rendered already
         if cache.exists():
             shutil.copytree(cache, under(copy, cache))
     return copy

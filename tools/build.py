@@ -24,7 +24,18 @@ from pathlib import Path
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # Material's banner about MkDocs 2, on every build
 
-from tools.project import BUILD, LANGUAGE_NAMES, LANGUAGES, RECORDS, ROOT, SITE, config_file, site_dir, under  # noqa: E402
+from tools.project import (  # noqa: E402
+    BUILD,
+    INPUTS,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    RECORDS,
+    ROOT,
+    SITE,
+    config_file,
+    site_dir,
+    under,
+)
 
 
 class BuildError(Exception):
@@ -103,8 +114,6 @@ def stamp_file(root: Path, site: Path) -> Path:
     return under(root, BUILD) / "stamps" / hashlib.sha256(str(site).encode()).hexdigest()[:16]
 
 
-INPUTS = ("docs", "snippets", "outputs", "results", "overrides", "tools", "mkdocs.yml", "mkdocs.zh.yml",
-          "requirements.txt")
 
 
 def fingerprint(root: Path, site: Path) -> str:

@@ -15,7 +15,7 @@ import runpy
 import sys
 from pathlib import Path
 
-from tools.project import LANGUAGES, ROOT
+from tools.project import LANGUAGES, ROOT, docs_dir
 
 
 def figure_scripts(root: Path = ROOT) -> list[Path]:
@@ -43,7 +43,7 @@ def draw(script: Path) -> list[Path]:
     draw_function = runpy.run_path(str(script))["draw"]
     drawn = []
     for lang in LANGUAGES:
-        out_dir = script.parents[2] / "docs" / lang / "figures"
+        out_dir = docs_dir(lang, script.parents[2]) / "figures"
         out_dir.mkdir(parents=True, exist_ok=True)
         drawn += draw_function(lang, out_dir)
     stamp_file(script).parent.mkdir(parents=True, exist_ok=True)

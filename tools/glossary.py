@@ -9,7 +9,7 @@ import yaml
 
 from tools.comments import load, translation_file
 from tools.pages import pages, prose_lines
-from tools.project import ROOT
+from tools.project import ROOT, docs_dir
 from tools.snippets import snippet_files
 
 HEADERS = {"en": ("English", "中文", "Meaning", "Explained in"), "zh": ("中文", "English", "含义", "详见")}
@@ -25,7 +25,7 @@ def table(lang: str, root: Path = ROOT) -> str:
     rows = [" | ".join(HEADERS[lang]), " | ".join("---" for _ in HEADERS[lang])]
     for term in terms(root):
         page = term["page"]
-        link_text = title(root / "docs" / lang / page.split("#")[0])
+        link_text = title(docs_dir(lang, root) / page.split("#")[0])
         rows.append(f"**{term[lang]}** | {term[other]} | {term[f'{lang}_def']} | [{link_text}]({page})")
     return "\n".join(f"| {row} |" for row in rows) + "\n"
 

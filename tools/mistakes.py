@@ -10,7 +10,7 @@ import yaml
 
 from tools.glossary import title
 from tools.pages import HEADING, heading_ids, prose_lines
-from tools.project import LANGUAGES, ROOT, SOURCE
+from tools.project import LANGUAGES, ROOT, SOURCE, docs_dir
 
 HEADERS = {"en": ("#", "The mistake", "What is right", "Explained in", "Practise it"),
            "zh": ("#", "错误做法", "正确做法", "详见", "练习")}
@@ -32,7 +32,7 @@ def _heading(page: Path, heading_id: str) -> str:
 
 def tables(lang: str, root: Path = ROOT) -> str:
     """The mistakes as Markdown, a section and a table per chapter, numbered through."""
-    docs = root / "docs" / lang
+    docs = docs_dir(lang, root)
     groups: dict[str | None, list[dict]] = {}
     for entry in entries(root):
         groups.setdefault(entry.get("chapter"), []).append(entry)
@@ -60,7 +60,7 @@ def problems(root: Path = ROOT) -> list[str]:
     for number, entry in enumerate(entries(root), 1):
         where = f"docs/mistakes.yml: entry {number} ({entry.get('mistake', {}).get(SOURCE, '?')[:40]!r})"
         chapter = entry.get("chapter")
-        if chapter and not (root / "docs" / SOURCE / f"{chapter}.md").exists():
+        if chapter and not (docs_dir(SOURCE, root) / f"{chapter}.md").exists():
             found.append(f"{where}: there is no chapter '{chapter}'")
         for field in ("mistake", "right"):
             missing = [lang for lang in LANGUAGES if not str(entry.get(field, {}).get(lang, "")).strip()]
@@ -72,7 +72,7 @@ def problems(root: Path = ROOT) -> list[str]:
         for target in targets:
             page, _, anchor = target.partition("#")
             for lang in LANGUAGES:
-                path = root / "docs" / lang / page
+                path = docs_dir(lang, root) / page
                 if not path.exists():
                     found.append(f"{where}: links to {target}, but there is no docs/{lang}/{page}")
                 elif anchor and anchor not in heading_ids(path):

@@ -30,8 +30,8 @@ from tools.llms import summary  # noqa: E402
 from tools.llms import write as write_llms_txt  # noqa: E402
 from tools.mistakes import tables as mistakes_tables  # noqa: E402
 from tools.notebooks import NotebookError, execute, page_to_notebook  # noqa: E402
-from tools.pages import PageError, check_includes, expand, heading_ids, join_chinese_lines, snippet_for  # noqa: E402
-from tools.project import CACHE, SITE, SOURCE, site_dir, under  # noqa: E402
+from tools.pages import PageError, check_includes, expand, heading_ids, join_chinese_lines, pages, snippet_for  # noqa: E402
+from tools.project import CACHE, RENDERS, SITE, SOURCE, docs_dir, site_dir, under  # noqa: E402
 from tools.report import device_tabs, report_tables, run_line  # noqa: E402
 from tools.snippets import SnippetError  # noqa: E402
 from tools.translations import fingerprint, recorded  # noqa: E402
@@ -66,7 +66,7 @@ def on_config(config):
     notebook's bytes, which hold the outputs, so new outputs render anew."""
     root, lang = _root(config), config.theme["language"]
     if "mkdocs-jupyter" in config.plugins:
-        config.plugins["mkdocs-jupyter"].config["cache_dir"] = str(under(root, CACHE) / "mkdocs-jupyter" / lang)
+        config.plugins["mkdocs-jupyter"].config["cache_dir"] = str(under(root, RENDERS) / lang)
     if lang != SOURCE:
         try:
             translated = translated_root(lang, root)
@@ -83,7 +83,7 @@ def on_files(files, config):
     root, lang = _root(config), config.theme["language"]
     out_dir = under(root, CACHE) / "notebooks" / lang
     notebooks = {}
-    for page in sorted(Path(config.docs_dir).rglob("*.md")):
+    for page in pages(lang, root):
         try:
             check_includes(page, root)
         except PageError as error:
@@ -134,9 +134,9 @@ def on_post_build(config):
         html = re.sub(r"<details(?![^>]*\bopen\b)", "<details open", html.replace('href="#print_page"', 'href="./"'))
         printable.write_text(html, encoding="utf-8")
     order = [next(iter(entry.values())) for entry in config.nav if isinstance(entry, dict)]
-    pages = {uri: _texts[uri] for uri in order if uri in _texts}
-    chapters = {uri for uri in pages if snippet_for(Path(config.docs_dir) / uri).exists()}
-    write_llms_txt(config, pages, chapters)
+    texts = {uri: _texts[uri] for uri in order if uri in _texts}
+    chapters = {uri for uri in texts if snippet_for(Path(config.docs_dir) / uri).exists()}
+    write_llms_txt(config, texts, chapters)
 
 
 def _generated_parts(markdown, page, config, files):
@@ -162,7 +162,7 @@ def _generated_parts(markdown, page, config, files):
 
 def _stale_translation_notice(markdown, page, root: Path) -> str:
     """A notice on a translated page whose English page changed after it was translated."""
-    english = root / "docs" / SOURCE / page.file.src_uri
+    english = docs_dir(SOURCE, root) / page.file.src_uri
     translated = Path(page.file.abs_src_path or "")
     if not english.exists() or not translated.is_file() or recorded(translated) == fingerprint(english):
         return ""

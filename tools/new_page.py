@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from tools.comments import HEADER
-from tools.project import ROOT
+from tools.project import ROOT, docs_dir
 from tools.translations import mark
 
 SNIPPET = '''# {title}: the code of docs/en/{name}.md and docs/zh/{name}.md, one section per code block.
@@ -83,8 +83,8 @@ def create(name: str, title: str, title_zh: str, root: Path = ROOT) -> list[Path
     paths = {
         "snippet": root / "snippets" / f"{name}.py",
         "comments": root / "snippets" / f"{name}.zh.yml",
-        "en": root / "docs" / "en" / f"{name}.md",
-        "zh": root / "docs" / "zh" / f"{name}.md",
+        "en": docs_dir("en", root) / f"{name}.md",
+        "zh": docs_dir("zh", root) / f"{name}.md",
     }
     for path in paths.values():
         if path.exists():

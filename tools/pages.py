@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from tools.comments import translated_root
-from tools.project import LANGUAGES, ROOT, SOURCE
+from tools.project import LANGUAGES, ROOT, SOURCE, docs_dir
 from tools.snippets import SnippetError, parse_sections, read_outputs
 
 HEADING = re.compile(r"^(#{1,6})\s+(?P<text>.*?)(?:\s*\{[^}]*#(?P<id>[^\s}]+)[^}]*\})?\s*$")
@@ -76,7 +76,7 @@ def fences(text: str) -> list[Fence]:
 
 
 def pages(lang: str, root: Path = ROOT) -> list[Path]:
-    return sorted((root / "docs" / lang).rglob("*.md"))
+    return sorted(docs_dir(lang, root).rglob("*.md"))
 
 
 def snippet_for(page: Path) -> Path:
@@ -286,7 +286,7 @@ def exercise_problems(page: Path, root: Path = ROOT) -> list[str]:
 def parity_problems(root: Path = ROOT) -> list[str]:
     """Both languages have the same pages, and each pair the same includes in the same order,
     the same heading ids and the same links to other pages."""
-    by_lang = {lang: {p.relative_to(root / "docs" / lang): p for p in pages(lang, root)} for lang in LANGUAGES}
+    by_lang = {lang: {p.relative_to(docs_dir(lang, root)): p for p in pages(lang, root)} for lang in LANGUAGES}
     first, *others = LANGUAGES
     problems = []
     for lang in others:

@@ -17,10 +17,14 @@ TRANSLATIONS = tuple(lang for lang in LANGUAGES if lang != SOURCE)
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 
 SITE = ROOT / "site"  # `make build`: the source language at the root, the others in site/<lang>/
-CACHE = ROOT / ".cache"  # executed notebooks (tools/notebooks.py), axe-core for the browser tests
+CACHE = ROOT / ".cache"  # notebooks' runs and renders, translated snippets: made again when missing
+RENDERS = CACHE / "mkdocs-jupyter"  # mkdocs-jupyter's pages rendered from notebooks, per language
 BUILD = ROOT / "build"  # this run's records (build/results/) and screenshots: not committed
 RECORDS = BUILD / "results"  # the record of the snippets' run made by this build, per device
 COMMITTED_RECORDS = ROOT / "results"  # reviewed records of GPU runs (results/cuda.json)
+# What the site is built from: every file below these is an input of a build (tools/build.py)
+INPUTS = ("docs", "snippets", "outputs", "results", "overrides", "tools", "mkdocs.yml", "mkdocs.zh.yml",
+          "requirements.txt")
 
 
 def under(root: Path, path: Path) -> Path:
@@ -39,6 +43,7 @@ def site_dir(lang: str, site: Path = SITE) -> Path:
 
 
 def docs_dir(lang: str, root: Path = ROOT) -> Path:
+    """A language's pages: docs/<lang>/."""
     return root / "docs" / lang
 
 

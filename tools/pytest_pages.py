@@ -25,7 +25,7 @@ from pytest_markdown_docs._runners import DefaultRunner, register_runner
 from pytest_markdown_docs.plugin import FenceSyntax, MarkdownInlinePythonItem, MarkdownTextFile, extract_fence_tests
 
 from tools.pages import PageError, check_includes, expand, unfold
-from tools.project import SOURCE
+from tools.project import SOURCE, docs_dir
 from tools.snippets import SnippetError, running_as_main
 
 
@@ -66,7 +66,7 @@ class Page(MarkdownTextFile):
 
 def pytest_collect_file(file_path: Path, parent):
     """The English pages (docs/en/**/*.md) of this project or a copy of it."""
-    if file_path.suffix == ".md" and file_path.is_relative_to(Path(parent.config.rootpath) / "docs" / SOURCE):
+    if file_path.suffix == ".md" and file_path.is_relative_to(docs_dir(SOURCE, Path(parent.config.rootpath))):
         return Page.from_parent(parent, path=file_path)
     return None
 

@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from tools.project import ROOT
+from tools.project import ROOT, docs_dir
 
 RECORD = re.compile(r"\A---\n(?:.*\n)*?translation_of:\s*(?P<hash>[0-9a-f]+)\b.*\n(?:.*\n)*?---\n")
 
@@ -33,8 +33,8 @@ def recorded(chinese: Path) -> str | None:
 def stale(root: Path = ROOT) -> list[str]:
     """Chinese pages whose English page changed since they were translated."""
     problems = []
-    for chinese in sorted((root / "docs" / "zh").rglob("*.md")):
-        english = root / "docs" / "en" / chinese.relative_to(root / "docs" / "zh")
+    for chinese in sorted(docs_dir("zh", root).rglob("*.md")):
+        english = docs_dir("en", root) / chinese.relative_to(docs_dir("zh", root))
         if english.exists() and recorded(chinese) != fingerprint(english):
             problems.append(
                 f"{chinese.relative_to(root)} translates {recorded(chinese) or 'no recorded version'} of "
@@ -46,7 +46,7 @@ def stale(root: Path = ROOT) -> list[str]:
 
 def mark(chinese: Path, root: Path = ROOT) -> None:
     """Record that `chinese` now translates the current English page."""
-    english = root / "docs" / "en" / chinese.relative_to(root / "docs" / "zh")
+    english = docs_dir("en", root) / chinese.relative_to(docs_dir("zh", root))
     text = chinese.read_text(encoding="utf-8")
     line = f"translation_of: {fingerprint(english)}  # docs/en/{english.name}, see tools/translations.py\n"
     if RECORD.match(text):
@@ -57,7 +57,7 @@ def mark(chinese: Path, root: Path = ROOT) -> None:
 
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or [p.stem for p in sorted((ROOT / "docs" / "zh").glob("*.md"))]
+    names = sys.argv[1:] or [p.stem for p in sorted(docs_dir("zh").glob("*.md"))]
     for name in names:
-        mark(ROOT / "docs" / "zh" / f"{name}.md")
+        mark(docs_dir("zh") / f"{name}.md")
         print(f"docs/zh/{name}.md translates the current docs/en/{name}.md")
