@@ -32,7 +32,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import textwrap
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,16 +41,16 @@ import nbformat
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 
-from tools.comments import translated_root
+from tools.comments import shown_sections
 from tools.notebooks import TRY_IT
-from tools.pages import pages, snippet_for
-from tools.project import LANGUAGES, ROOT, SOURCE, site_dir
+from tools.pages import chapters
+from tools.project import BUILD, LANGUAGES, ROOT, SOURCE, site_dir
 from tools.snippets import parse_sections
 
 pytestmark = pytest.mark.browser
 OTHER = {"en": "zh", "zh": "en"}
-CHAPTERS = [page.stem for page in pages(SOURCE) if snippet_for(page).exists()]  # pages with code
-SCREENSHOTS = ROOT / "build" / "screenshots"
+CHAPTERS = [page.stem for page in chapters(SOURCE)]
+SCREENSHOTS = BUILD / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -236,15 +235,9 @@ class Crawl:
     printed: dict[str, dict | str]  # language -> what its printable edition shows, or why not
 
 
-def built_pages(folder: Path) -> list[str]:
-    """Every page of one language's built site, as a path from its root ("" is the home page)."""
-    found = []
-    for html in sorted(folder.rglob("*.html")):
-        relative = html.relative_to(folder).as_posix()
-        if folder.name != "zh" and relative.startswith("zh/"):
-            continue
-        found.append(relative.removesuffix("index.html"))
-    return found
+def home(base: str, lang: str) -> str:
+    """The address of a language's home page on the served site."""
+    return base if lang == SOURCE else f"{base}{lang}/"
 
 
 def chapter_of(path: str) -> str | None:
@@ -288,7 +281,7 @@ async def _everything(site: Path) -> Crawl:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}/"
-    visits = {(lang, path): Visit(lang, path, base + ("" if lang == SOURCE else f"{lang}/") + path)
+    visits = {(lang, path): Visit(lang, path, home(base, lang) + path)
               for lang in LANGUAGES for path in VISITED}
     try:
         async with async_playwright() as playwright:
@@ -464,7 +457,7 @@ async def _print_editions(browser, base: str) -> dict[str, dict | str]:
     printed: dict[str, dict | str] = {}
     for lang in LANGUAGES:
         try:
-            await tab.goto(f"{base}{'' if lang == SOURCE else lang + '/'}print_page/")
+            await tab.goto(f"{home(base, lang)}print_page/")
             await tab.emulate_media(media="print")
             printed[lang] = await tab.evaluate(PRINT_JS)
             pdf = await tab.pdf(format="A4", page_ranges="1-3")  # what "save as PDF" writes, its first pages
@@ -483,11 +476,6 @@ def problems_of(crawl: Crawl, attribute: str) -> list[str]:
 
 # ----------------------------------------------------------------------------------------------
 # Every page
-
-def test_both_languages_have_the_same_pages(site):
-    assert built_pages(site) == built_pages(site / "zh")
-    assert {f"{c}/" for c in CHAPTERS} <= set(built_pages(site))
-
 
 def test_every_page_declares_its_language(crawl):
     wrong = [f"{v.name}: <html lang={v.html_lang!r}>" for v in crawl.visits.values() if v.html_lang != v.lang]
@@ -567,14 +555,6 @@ def test_every_page_has_a_screenshot(crawl):
 # ----------------------------------------------------------------------------------------------
 # Copying code
 
-def shown_sections(chapter: str, lang: str) -> list[str]:
-    """The chapter's snippet sections as its page in `lang` shows them (with that language's comments)."""
-    snippet = ROOT / "snippets" / f"{chapter}.py"
-    if lang != SOURCE:
-        snippet = translated_root(lang) / "snippets" / snippet.name
-    return [textwrap.dedent(section.code).rstrip("\n") for section in parse_sections(snippet)]
-
-
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_copy_buttons_copy_exactly_the_code_shown_with_the_languages_comments(crawl, lang):
     page, notebook = crawl.visits[(lang, f"{COPIED}/")], crawl.visits[(lang, f"notebooks/{COPIED}/")]
@@ -583,7 +563,7 @@ def test_copy_buttons_copy_exactly_the_code_shown_with_the_languages_comments(cr
         for number, copy in enumerate(visit.copies, 1):
             if copy["copied"] != (copy["shown"] or "").rstrip("\n"):
                 problems.append(f"{visit.name}: block {number} copies {copy['copied']!r}, but shows {copy['shown']!r}")
-    copied, sections = [c["copied"] for c in page.copies], shown_sections(COPIED, lang)
+    copied, sections = [c["copied"] for c in page.copies], shown_sections(ROOT / "snippets" / f"{COPIED}.py", lang)
     if copied != sections:
         problems.append(f"{page.name}: the copy buttons give {len(copied)} blocks that are not the "
                         f"{len(sections)} sections of snippets/{COPIED}.py as this language shows them")
@@ -652,7 +632,7 @@ async def _search_all(browser, base: str) -> tuple[dict, list[str]]:
     for lang in LANGUAGES:
         for term in SEARCHES[lang]:
             try:
-                found[(lang, term)] = await _search(tab, base + ("" if lang == SOURCE else f"{lang}/"), term)
+                found[(lang, term)] = await _search(tab, home(base, lang), term)
             except Exception as error:  # noqa: BLE001 - reported by the test of this term
                 found[(lang, term)] = f"no results: {error!r}"
     await context.close()
@@ -691,18 +671,6 @@ def test_the_printable_edition_shows_every_chapter_with_code_outputs_figures_and
     assert printed["figures"] and all(f["shown"] and f["loaded"] for f in printed["figures"]), printed["figures"]
     assert printed["cpuTabs"] and all(t["first"] == "CPU" and t["shown"] for t in printed["cpuTabs"])
     assert printed["pdf"] == 3, printed["pdf"]  # the print dialog's "save as PDF", done by Chromium
-
-
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_llms_txt_lists_every_chapter_and_llms_full_txt_holds_them(site, lang):
-    folder = site_dir(lang, site)
-    index, full = ((folder / name).read_text(encoding="utf-8") for name in ("llms.txt", "llms-full.txt"))
-    assert index.startswith("# ") and "\n> " in index
-    for chapter in CHAPTERS:
-        line = re.search(rf"^- \[([^\]]+)\]\(https?://[^)]*/{chapter}/\): (.+)$", index, re.M)
-        assert line and len(line[2]) > 40, f"{chapter} has no line with a summary in {lang}/llms.txt"
-        assert f"# {line[1]}" in full, f"{lang}/llms-full.txt lacks the chapter {line[1]}"
-    assert "--8<--" not in full and shown_sections(CHAPTERS[0], lang)[0] in full  # code as the page shows it
 
 
 # ----------------------------------------------------------------------------------------------

@@ -8,13 +8,13 @@ import shutil
 import pytest
 
 from tools.build import build
-from tools.pages import pages, snippet_for
-from tools.project import COMMITTED_RECORDS, RECORDS, ROOT, pinned_torch, under
+from tools.pages import chapters, snippet_for
+from tools.project import COMMITTED_RECORDS, RECORDS, ROOT, SOURCE, pinned_torch, under
 from tools.report import TEXT, device_tabs, records, report_tables, run_line
 from tools.snippets import format_outputs, read_outputs
 
 pytestmark = pytest.mark.scratch
-CHAPTERS = [page for page in pages("en") if snippet_for(page).exists()]
+CHAPTERS = chapters(SOURCE)
 
 
 @pytest.fixture

@@ -3,21 +3,20 @@
 import html
 import json
 import re
-import textwrap
 from urllib.parse import quote
 
 import nbformat
 import pytest
 
-from tools.comments import translated_root
+from tools.comments import shown_sections
 from tools.links import problems as link_problems
 from tools.notebooks import TRY_IT
-from tools.pages import pages, snippet_for
-from tools.project import LANGUAGES, ROOT, SOURCE, site_dir
+from tools.pages import CJK, chapters, pages, snippet_for
+from tools.project import LANGUAGES, SOURCE, docs_dir, site_dir
 from tools.snippets import output_file, parse_sections, read_outputs
 
-PAGES = {lang: [p.relative_to(ROOT / "docs" / lang) for p in pages(lang)] for lang in LANGUAGES}
-CHAPTERS = [p for p in PAGES["en"] if snippet_for(ROOT / "docs" / "en" / p).exists()]
+PAGES = {lang: [p.relative_to(docs_dir(lang)) for p in pages(lang)] for lang in LANGUAGES}
+CHAPTERS = [p.relative_to(docs_dir(SOURCE)) for p in chapters(SOURCE)]
 
 
 def page_dir(site, lang, page):
@@ -83,7 +82,7 @@ def test_chapter_notebook_is_executed_and_downloadable(site, lang, chapter):
     folder = site_dir(lang, site)
     notebook = nbformat.read(folder / "downloads" / f"{chapter.stem}.ipynb", as_version=4)
     nbformat.validate(notebook)
-    snippet = snippet_for(ROOT / "docs" / lang / chapter)
+    snippet = snippet_for(docs_dir(lang) / chapter)
     code_cells = [c for c in notebook.cells if c.cell_type == "code" and c.source != TRY_IT[lang]]
     assert len(code_cells) == len(parse_sections(snippet))
     printed = read_outputs(output_file(snippet))
@@ -128,6 +127,26 @@ def built(site):
             yield f"{lang}/{path.relative_to(folder).as_posix()}", path.read_text(encoding="utf-8")
 
 
+def test_both_languages_have_the_same_pages(site):
+    paths = {lang: [name.removeprefix(f"{lang}/") for name, _ in built(site) if name.startswith(f"{lang}/")]
+             for lang in LANGUAGES}
+    assert all(found == paths[SOURCE] for found in paths.values()), paths
+    assert {f"{chapter.stem}/index.html" for chapter in CHAPTERS} <= set(paths[SOURCE])
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_llms_txt_lists_every_chapter_and_llms_full_txt_holds_them(site, lang):
+    folder = site_dir(lang, site)
+    index, full = ((folder / name).read_text(encoding="utf-8") for name in ("llms.txt", "llms-full.txt"))
+    assert index.startswith("# ") and "\n> " in index
+    for chapter in CHAPTERS:
+        line = re.search(rf"^- \[([^\]]+)\]\(https?://[^)]*/{chapter.stem}/\): (.+)$", index, re.M)
+        assert line and len(line[2]) > 40, f"{chapter.stem} has no line with a summary in {lang}/llms.txt"
+        assert f"# {line[1]}" in full, f"{lang}/llms-full.txt lacks the chapter {line[1]}"
+    first = shown_sections(snippet_for(docs_dir(SOURCE) / CHAPTERS[0]), lang)[0]
+    assert "--8<--" not in full and first in full  # the code as the page shows it
+
+
 def test_every_image_has_alt_text(site):
     missing = [f"{name}: {tag}" for name, page_html in built(site)
                for tag in re.findall(r"<img\b[^>]*>", page_html) if not re.search(r'\balt="[^"]+"', tag)]
@@ -157,10 +176,7 @@ def test_code_blocks_show_the_chapters_sections_with_the_languages_comments(site
     code = r'<div class="language-python highlight"><pre[^>]*>(?:<span></span>)?<code>(.*?)</code>'
     blocks = re.findall(code, page_html, re.S)
     shown = [html.unescape(re.sub(r"<[^>]+>", "", block)).rstrip("\n") for block in blocks]
-    snippet = snippet_for(ROOT / "docs" / lang / chapter)
-    if lang != SOURCE:
-        snippet = translated_root(lang) / "snippets" / snippet.name
-    assert shown == [textwrap.dedent(section.code).rstrip("\n") for section in parse_sections(snippet)]
+    assert shown == shown_sections(snippet_for(docs_dir(lang) / chapter), lang)
 
 
 def test_no_line_break_between_two_chinese_characters_in_prose(site):
@@ -169,6 +185,6 @@ def test_no_line_break_between_two_chinese_characters_in_prose(site):
     for name, page_html in built(site):
         prose = re.sub(r"<(pre|script|style)\b.*?</\1>", "", page_html, flags=re.S)
         prose = re.sub(r"<code\b.*?</code>", "`code`", prose, flags=re.S)  # inline code stands between
-        breaks += [f"{name}: …{m[0]!r}…" for m in re.finditer(r"[\u4e00-\u9fff，。：；、]\n[\u4e00-\u9fff]", prose)]
+        breaks += [f"{name}: …{m[0]!r}…" for m in re.finditer(CJK + "\n" + CJK, prose)]
     assert not breaks, "\n".join(breaks[:20])
 

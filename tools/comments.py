@@ -17,13 +17,14 @@ from __future__ import annotations
 import functools
 import io
 import sys
+import textwrap
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from tools.project import CACHE, ROOT, TRANSLATIONS, under
+from tools.project import CACHE, ROOT, SOURCE, TRANSLATIONS, under
 from tools.snippets import MARKER, SnippetError, parse_sections, snippet_files
 
 HEADER = ("# {language} for the comments of snippets/{page}.py: each English comment as written there\n"
@@ -105,6 +106,13 @@ def translated_root(lang: str, root: Path = ROOT) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
     return folder
+
+
+def shown_sections(snippet: Path, lang: str, root: Path = ROOT) -> list[str]:
+    """A snippet's sections as a page in `lang` shows them: the code, with that language's comments."""
+    if lang != SOURCE:
+        snippet = translated_root(lang, root) / "snippets" / snippet.name
+    return [textwrap.dedent(section.code).rstrip("\n") for section in parse_sections(snippet)]
 
 
 @functools.cache

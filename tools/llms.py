@@ -9,10 +9,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tools.pages import join_chinese_lines
+
 HEADINGS = {"en": ("Chapters", "Reference"), "zh": ("章节", "参考")}
-
-
-CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 
 
 def summary(markdown: str) -> str:
@@ -21,12 +20,13 @@ def summary(markdown: str) -> str:
     body = re.sub(r"\A---\n.*?\n---\n", "", markdown, flags=re.S)
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", body.split("# ", 1)[-1].split("\n", 1)[-1])]
     text = next((p for p in paragraphs if p and not p.startswith(("#", "!!!", "```", "|", "<", "{"))), "")
-    joined = ""
-    for line in text.split("\n"):
-        line = line.strip()
-        cjk_join = joined and CJK.match(joined[-1]) and line and CJK.match(line[0])
-        joined += line if not joined or cjk_join else " " + line
-    return joined
+    return " ".join(line.strip() for line in join_chinese_lines(text).split("\n"))
+
+
+def page_url(uri: str, site_url: str) -> str:
+    """A page's address on the site, from its source path (index.md is its folder's address)."""
+    folder, _, name = uri.removesuffix(".md").rpartition("/")
+    return site_url + (f"{folder}/" if folder else "") + ("" if name == "index" else f"{name}/")
 
 
 def write(config, pages: dict[str, tuple[str, str, str]], chapters: set[str]) -> list[Path]:
@@ -35,8 +35,9 @@ def write(config, pages: dict[str, tuple[str, str, str]], chapters: set[str]) ->
     lang, site_url = config.theme["language"], config.site_url or ""
     listed = {True: [], False: []}
     for uri, (title, text, _) in pages.items():
-        url = site_url + ("" if uri == "index.md" else uri.removesuffix(".md") + "/")
-        text = re.sub(r"\]\((?!https?:)([^)#]+)\.md(#[^)]*)?\)", lambda m: f"]({site_url}{m[1]}/{m[2] or ''})", text)
+        url = page_url(uri, site_url)
+        text = re.sub(r"\]\((?!https?:)([^)#]+\.md)(#[^)]*)?\)", lambda m: f"]({page_url(m[1], site_url)}{m[2] or ''})",
+                      text)
         listed[uri in chapters].append(f"- [{title}]({url}): {text}")
     index = [f"# {config.site_name}", "", f"> {config.site_description}", ""]
     for heading, items in zip(HEADINGS[lang], (listed[True], listed[False])):

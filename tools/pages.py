@@ -79,6 +79,11 @@ def pages(lang: str, root: Path = ROOT) -> list[Path]:
     return sorted(docs_dir(lang, root).rglob("*.md"))
 
 
+def chapters(lang: str, root: Path = ROOT) -> list[Path]:
+    """The pages with code: those that have a snippet file."""
+    return [page for page in pages(lang, root) if snippet_for(page).exists()]
+
+
 def snippet_for(page: Path) -> Path:
     """The snippet file that holds a chapter page's code (it may not exist)."""
     root = page.parents[2]
