@@ -66,6 +66,17 @@ def test_a_snippet_with_a_syntax_error(project_copy):
     assert str(error.value).startswith(f"snippets/layers.py:{line}: syntax error in section 'sequential'")
 
 
+def test_a_section_that_ends_with_a_value_its_notebook_would_display(project_copy):
+    snippet = project_copy / "snippets" / "layers.py"
+    edit(snippet, "print(net(X).shape)\n", "print(net(X).shape)\nnet(X).shape  # displayed by accident\n")
+    with pytest.raises(SnippetError) as error:
+        output_differences(snippet)
+    line = line_of(snippet, "displayed by accident")
+    assert str(error.value).startswith(
+        f"snippets/layers.py:{line}: section 'sequential' ends with an expression whose value (Size) its notebook "
+        "would display")
+
+
 def test_code_outside_any_section(project_copy):
     snippet = project_copy / "snippets" / "layers.py"
     snippet.write_text(snippet.read_text(encoding="utf-8") + "print('never shown')\n", encoding="utf-8")

@@ -9,6 +9,7 @@ in `outputs/<device>/<page>.txt`, in sections of the same names.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import difflib
 import functools
@@ -122,7 +123,7 @@ def _run(path: Path, text: str) -> tuple[dict[str, str], dict, dict[str, float]]
     for section in sections:  # compile everything first: a syntax error stops before any run
         padded = "\n" * (section.first_line - 1) + section.code  # keep the file's line numbers
         try:
-            compiled.append(compile(padded, str(path), "exec", dont_inherit=True))
+            compiled.append(_compile(padded, str(path)))
         except SyntaxError as error:
             raise SnippetError(
                 f"{_rel(path)}:{error.lineno}: syntax error in section '{section.name}': {error.msg}\n"
@@ -137,15 +138,33 @@ def _run(path: Path, text: str) -> tuple[dict[str, str], dict, dict[str, float]]
         for section, code in zip(sections, compiled):
             buffer = io.StringIO()
             start = time.perf_counter()
+            body, last, line = code
             try:
                 with contextlib.redirect_stdout(buffer), running_as_main(module):
-                    exec(code, namespace)
+                    exec(body, namespace)
+                    value = eval(last, namespace) if last else None
             except Exception as error:
                 message = _describe_failure(path, section, error, buffer.getvalue())
                 raise SnippetError(message, section.name) from None
+            if value is not None:  # a notebook would display it under the cell; the page shows no such output
+                raise SnippetError(
+                    f"{_rel(path)}:{line}: section '{section.name}' ends with an expression whose value "
+                    f"({type(value).__name__}) its notebook would display, which the page does not show: "
+                    "assign it, or print what matters", section.name)
             seconds[section.name] = time.perf_counter() - start
             outputs[section.name] = buffer.getvalue()
     return outputs, namespace, seconds
+
+
+def _compile(code: str, filename: str) -> tuple[types.CodeType, types.CodeType | None, int | None]:
+    """The code, and apart from it its last statement (with its line) when that is an expression:
+    as in Jupyter, whose value is what a notebook displays under the cell."""
+    tree = ast.parse(code, filename)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    body = compile(tree, filename, "exec", dont_inherit=True)
+    if last is None:
+        return body, None, None
+    return body, compile(ast.Expression(last.value), filename, "eval", dont_inherit=True), last.lineno
 
 
 def _describe_failure(path: Path, section: Section, error: Exception, printed: str) -> str:
