@@ -261,18 +261,11 @@ def test_meta_device_parameters_have_shapes_but_no_data():
 
 
 def test_huge_meta_layer_allocates_no_memory():
-    import resource
-    import sys
-    import time
-
-    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
-    before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit, time.perf_counter()
+    """4 TB of weights, more than any machine that runs this has: made at all, they were not allocated."""
     with torch.device("meta"):
         huge = nn.Linear(1_000_000, 1_000_000)
-    seconds = time.perf_counter() - start
-    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit - before
+    assert huge.weight.is_meta and huge.bias.is_meta
     assert huge.weight.numel() * huge.weight.element_size() == 4 * 10**12
-    assert grown < 100 * 2**20 and seconds < 5
 
 
 def test_to_empty_leaves_memory_unwritten_which_deterministic_mode_shows_as_nan():

@@ -763,11 +763,13 @@ def test_get_rng_state_is_the_cpu_generators_state_as_bytes():
     assert callable(torch.cuda.get_rng_state_all) and callable(torch.cuda.set_rng_state_all)
 
 
-def test_the_guard_says_no_cuda_on_a_cpu_machine():
-    if torch.cuda.is_available():
-        pytest.skip("a CUDA machine saves the CUDA states")
-    assert "cuda_rng" not in ns["rng_checkpoint"]
-    assert outputs["rng-save"].splitlines()[0] == "No CUDA here: only the CPU generator's state is saved."
+def test_the_cuda_states_are_saved_where_there_is_cuda_and_the_guard_says_so_where_not():
+    cuda = torch.cuda.is_available()
+    assert ("cuda_rng" in ns["rng_checkpoint"]) == cuda
+    if cuda:
+        assert len(ns["rng_checkpoint"]["cuda_rng"]) == torch.cuda.device_count()  # one state per GPU
+    said = outputs["rng-save"].splitlines()[0] == "No CUDA here: only the CPU generator's state is saved."
+    assert said != cuda
 
 
 def test_resumed_run_with_rng_state_is_the_uninterrupted_run_and_without_it_is_not():
