@@ -260,6 +260,17 @@ def test_a_new_english_comment_without_a_translation(project_copy):
     ]
 
 
+def test_a_translation_left_in_english(project_copy):
+    table = project_copy / "snippets" / "layers.zh.yml"
+    entry = "every submodule, then net itself: every submodule, then net itself"
+    edit(table, "every submodule, then net itself: 先是每个子模块，最后是 net 自身", entry)
+    line = table.read_text(encoding="utf-8").splitlines().index(entry) + 1
+    assert comment_problems(project_copy) == [
+        f"snippets/layers.zh.yml:{line}: the translation of 'every submodule, then net itself' is the English "
+        "comment itself"
+    ]
+
+
 def test_a_translation_whose_english_comment_is_gone(project_copy):
     table = project_copy / "snippets" / "layers.zh.yml"
     table.write_text(table.read_text(encoding="utf-8") + "a comment nobody wrote: 没有人写过的注释\n", encoding="utf-8")

@@ -48,6 +48,12 @@ def comments(code: str) -> list[Comment]:
     return found
 
 
+def code_tokens(code: str) -> list[tuple[int, str]]:
+    """The tokens of Python code without its comments: what two languages' code must share."""
+    tokens = tokenize.generate_tokens(io.StringIO(textwrap.dedent(code)).readline)
+    return [(t.type, t.string) for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL)]
+
+
 def shown_comments(snippet: Path) -> list[Comment]:
     """The comments a reader sees: those inside the file's sections."""
     inside = {s.first_line + i for s in parse_sections(snippet) for i in range(s.code.count("\n"))}
@@ -145,6 +151,8 @@ def problems(root: Path = ROOT) -> list[str]:
                                  "(`make comments` drops it)")
                 elif not translation.strip():
                     found.append(f"{table}:{line}: the translation of {english!r} is empty")
+                elif translation.strip() == english and english.isascii():
+                    found.append(f"{table}:{line}: the translation of {english!r} is the English comment itself")
                 elif "\n" in translation.strip():
                     found.append(f"{table}:{line}: the translation of {english!r} must be one line, as the comment is")
         for table in sorted((root / "snippets").glob(f"*.{lang}.yml")):

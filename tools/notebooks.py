@@ -19,17 +19,16 @@ import base64
 import concurrent.futures
 import hashlib
 import html
-import io
 import json
 import os
 import platform
 import re
 import tempfile
-import tokenize
 from pathlib import Path
 
 import nbformat
 
+from tools.comments import code_tokens
 from tools.pages import HEADING, LINK, fences, join_chinese_lines
 from tools.project import CACHE, ROOT, under
 
@@ -167,11 +166,7 @@ def code_key(notebook: nbformat.NotebookNode) -> str:
 
     from tools.snippets import current_device
 
-    code = []
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            tokens = tokenize.generate_tokens(io.StringIO(cell.source + "\n").readline)
-            code.append([t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL)])
+    code = [code_tokens(cell.source + "\n") for cell in notebook.cells if cell.cell_type == "code"]
     packages = (ROOT / "requirements.txt").read_text(encoding="utf-8")
     material = json.dumps([RUN_FORMAT, torch.__version__, current_device(), packages, platform.python_version(), code],
                           ensure_ascii=False)
