@@ -18,8 +18,17 @@ ELSEWHERE = {"en": ("Copying code and outputs", "elsewhere"), "zh": ("复制代�
 SEPARATOR = {"en": ", ", "zh": "、"}
 
 
+def _text(root: Path) -> str:
+    return (root / "docs" / "mistakes.yml").read_text(encoding="utf-8")
+
+
 def entries(root: Path = ROOT) -> list[dict]:
-    return yaml.safe_load((root / "docs" / "mistakes.yml").read_text(encoding="utf-8"))
+    return yaml.safe_load(_text(root))
+
+
+def entry_lines(root: Path = ROOT) -> list[int]:
+    """The line where each entry of docs/mistakes.yml starts, for messages that name it."""
+    return [node.start_mark.line + 1 for node in yaml.compose(_text(root)).value]
 
 
 def _heading(page: Path, heading_id: str) -> str:
@@ -57,8 +66,8 @@ def tables(lang: str, root: Path = ROOT) -> str:
 def problems(root: Path = ROOT) -> list[str]:
     """Entries without both languages, or with a link to a page or heading that does not exist."""
     found = []
-    for number, entry in enumerate(entries(root), 1):
-        where = f"docs/mistakes.yml: entry {number} ({entry.get('mistake', {}).get(SOURCE, '?')[:40]!r})"
+    for line, entry in zip(entry_lines(root), entries(root), strict=True):
+        where = f"docs/mistakes.yml:{line}: {entry.get('mistake', {}).get(SOURCE, '?')[:40]!r}"
         chapter = entry.get("chapter")
         if chapter and not (docs_dir(SOURCE, root) / f"{chapter}.md").exists():
             found.append(f"{where}: there is no chapter '{chapter}'")
