@@ -29,11 +29,10 @@ from pathlib import Path
 import nbformat
 
 from tools.comments import code_tokens
-from tools.pages import HEADING, LINK, fences, join_chinese_lines
+from tools.pages import HEADING, LINK, SOLUTION, fences, join_chinese_lines
 from tools.project import CACHE, ROOT, under
 
 ADMONITION = re.compile(r"^(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
-SOLUTION = re.compile(r"^\?\?\?\+?\s+success(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
 OPENED = "\x00solution:"  # stands for an opened solution's title until the prose is cut into cells
 FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 TRY_IT = {

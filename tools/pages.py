@@ -257,7 +257,7 @@ def page_problems(page: Path, root: Path = ROOT) -> list[str]:
 
 
 EXERCISES = (4, 6)  # how many exercises a chapter ends with
-SOLUTION = re.compile(r'^\?\?\?\+?\s+success\b')
+SOLUTION = re.compile(r"^\?\?\?\+?\s+success(?:\s+\"(?P<title>[^\"]*)\")?\s*$")  # an exercise's folded solution
 
 
 def exercise_problems(page: Path, root: Path = ROOT) -> list[str]:
