@@ -209,15 +209,13 @@ def format_outputs(outputs: dict[str, str]) -> str:
     return "\n".join(parts)
 
 
-def parse_outputs(text: str, path: Path | None = None) -> dict[str, str]:
-    """Inverse of format_outputs. A broken marker is an error naming the file and line."""
-    sections = _split(text, _rel(path) if path else "stored outputs", lambda line: not line.strip(), "text")
-    return {name: "\n".join(lines) + "\n" for name, _, lines in sections}
-
-
 def read_outputs(path: Path) -> dict[str, str]:
-    """The outputs stored in a file (none if it does not exist)."""
-    return parse_outputs(path.read_text(encoding="utf-8"), path) if path.exists() else {}
+    """The outputs stored in a file (none if it does not exist): the inverse of format_outputs.
+    A broken marker is an error naming the file and line."""
+    if not path.exists():
+        return {}
+    sections = _split(path.read_text(encoding="utf-8"), _rel(path), lambda line: not line.strip(), "text")
+    return {name: "\n".join(lines) + "\n" for name, _, lines in sections}
 
 
 def snippet_files(root: Path = ROOT) -> list[Path]:
