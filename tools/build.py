@@ -16,6 +16,7 @@ the tests' `site` fixture builds anyway and leaves that to tests/test_snippets.p
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sys
@@ -109,19 +110,13 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
 def stamp_file(root: Path, site: Path) -> Path:
     """What the last complete build into `site` was made from: one file per site folder, so that
     a build elsewhere (make bench's) does not make site/ look stale."""
-    import hashlib
-
     return under(root, BUILD) / "stamps" / hashlib.sha256(str(site).encode()).hexdigest()[:16]
-
-
 
 
 def fingerprint(root: Path, site: Path) -> str:
     """What a build depends on: every input file, the commit (the record names it), the torch
     release and the device (they print the outputs), and where the site goes. A build whose
     fingerprint equals the last one's would write the same site: it is skipped."""
-    import hashlib
-
     import torch
 
     from tools.results import commit

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tools.pages import join_chinese_lines
+from tools.pages import FRONT_MATTER, join_chinese_lines
 
 HEADINGS = {"en": ("Chapters", "Reference"), "zh": ("章节", "参考")}
 
@@ -17,7 +17,7 @@ HEADINGS = {"en": ("Chapters", "Reference"), "zh": ("章节", "参考")}
 def summary(markdown: str) -> str:
     """The first paragraph after the page's title, on one line (Chinese lines joined without a
     space, as the page renders them)."""
-    body = re.sub(r"\A---\n.*?\n---\n", "", markdown, flags=re.S)
+    body = FRONT_MATTER.sub("", markdown)
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", body.split("# ", 1)[-1].split("\n", 1)[-1])]
     text = next((p for p in paragraphs if p and not p.startswith(("#", "!!!", "```", "|", "<", "{"))), "")
     return " ".join(line.strip() for line in join_chinese_lines(text).split("\n"))

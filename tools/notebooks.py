@@ -29,12 +29,11 @@ from pathlib import Path
 import nbformat
 
 from tools.comments import code_tokens
-from tools.pages import HEADING, LINK, SOLUTION, fences, join_chinese_lines
+from tools.pages import FRONT_MATTER, HEADING, LINK, SOLUTION, fences, join_chinese_lines
 from tools.project import CACHE, ROOT, under
 
 ADMONITION = re.compile(r"^(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
 OPENED = "\x00solution:"  # stands for an opened solution's title until the prose is cut into cells
-FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 TRY_IT = {
     "en": "# Your turn: write and run your answer here, then compare it with the solution below.",
     "zh": "# 动手试一试：先在这里写出并运行你的答案，再对照下面的参考答案。",

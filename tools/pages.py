@@ -20,6 +20,7 @@ from tools.comments import translated_root
 from tools.project import LANGUAGES, ROOT, SOURCE, docs_dir
 from tools.snippets import SnippetError, parse_sections, read_outputs
 
+FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)  # a page's YAML front matter
 HEADING = re.compile(r"^(#{1,6})\s+(?P<text>.*?)(?:\s*\{[^}]*#(?P<id>[^\s}]+)[^}]*\})?\s*$")
 # A Markdown link or image to a file of the site (a page, a figure) or to an anchor of this page.
 LINK = re.compile(
