@@ -6,11 +6,12 @@ import platform
 import shutil
 
 import nbformat
+import pytest
 import torch
 
 import tools.notebooks
 import tools.snippets
-from tools.notebooks import code_key, page_to_notebook
+from tools.notebooks import NotebookError, code_key, execute, page_to_notebook, run_ahead, wait_ahead
 from tools.pages import expand
 from tools.project import ROOT
 
@@ -55,3 +56,20 @@ def test_a_change_of_packages_of_python_or_of_storage_runs_it_again(monkeypatch,
     monkeypatch.undo()
     monkeypatch.setattr(tools.notebooks, "RUN_FORMAT", tools.notebooks.RUN_FORMAT + 1)
     assert code_key(english) != key
+
+
+@pytest.mark.kernel
+def test_a_run_started_ahead_is_not_run_again_and_a_failure_names_its_page(tmp_path):
+    """The build starts the notebooks' runs before it runs the snippets; the hooks' execute() then
+    waits for them, and a notebook that failed stops the build naming its page."""
+    printing = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('ran ahead')")])
+    failing = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")])
+    assert run_ahead({"docs/en/printing.md": printing}, tmp_path) == ["docs/en/printing.md"]
+    assert run_ahead({"docs/en/failing.md": failing}, tmp_path) == ["docs/en/failing.md"]
+    with pytest.raises(NotebookError, match=r"^docs/en/failing\.md: its notebook failed in the kernel:"):
+        wait_ahead()
+    assert execute({"docs/en/printing.md (downloads)": printing}, tmp_path) == []  # its run was kept
+    assert printing.cells[0].outputs[0]["text"] == "ran ahead\n"
+    assert run_ahead({"docs/en/failing.md": failing}, tmp_path) == ["docs/en/failing.md"]  # a failure is not
+    with pytest.raises(NotebookError):
+        wait_ahead()

@@ -1,10 +1,11 @@
 """`make build`: the site, built once, in one process, with one line printed per stage.
 
 1. Every snippet runs, and the run is recorded in build/results/<device>.json: the record that
-   the test report and the line under each chapter's title show.
-2. Each language is built with MkDocs (--strict), the source language at the site's root and
-   each other language in site/<lang>/; the hooks execute each chapter's notebook once for all
-   languages (tools/notebooks.py).
+   the test report and the line under each chapter's title show. Meanwhile, Jupyter kernels
+   run each chapter's notebook whose code has not run yet, once for all languages
+   (tools/notebooks.py).
+2. Each language is built with MkDocs (--strict), all at the same time, one process each: the
+   source language at the site's root and each other language in site/<lang>/.
 
 A build is skipped when every file it reads (and the commit, torch and device) is what the
 last complete build read: site/ is then already what it would write.
@@ -33,6 +34,7 @@ from tools.project import (  # noqa: E402
     RECORDS,
     ROOT,
     SITE,
+    SOURCE,
     config_file,
     site_dir,
     under,
@@ -58,11 +60,8 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
           languages: tuple[str, ...] = LANGUAGES, plugins: dict | None = None) -> Path:
     """`plugins`, if given, replaces the configuration's plugins (a test that looks at some pages
     needs neither search, nor the notebooks' pages, nor the printable edition)."""
-    from mkdocs.commands.build import build as mkdocs_build
-    from mkdocs.config import load_config
-    from mkdocs.exceptions import MkDocsException
-
     from tools import results
+    from tools.notebooks import NotebookError, wait_ahead
     from tools.snippets import SnippetError, output_differences, snippet_files
 
     start = time.perf_counter()
@@ -75,6 +74,9 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
         say(f"{site.relative_to(root) if site.is_relative_to(root) else site}/ is built from these very files")
         return site
     stamp.unlink(missing_ok=True)
+    ahead = _run_notebooks_ahead(root)
+    if ahead:
+        say(f"running the notebooks of {len(ahead)} chapters in Jupyter kernels, beside the snippets")
     say(f"running the snippets of {len(snippet_files(root))} pages")
     run = results.record(root)
     results.write(run, under(root, RECORDS))
@@ -87,24 +89,73 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
             except SnippetError as error:
                 problems.append(str(error))
         raise BuildError("\n\n".join(problems) + "\n\nIf the new outputs are right, store them: make outputs")
-    for lang in languages:
-        target = site_dir(lang, site)
-        shown = target.relative_to(root) if target.is_relative_to(root) else target
-        say(f"building {LANGUAGE_NAMES[lang]} into {shown}/")
-        said = _Said()  # MkDocs logs why it stops, then raises a bare "Aborted"
-        logging.getLogger("mkdocs").addHandler(said)
-        try:
-            overrides = {"plugins": plugins} if plugins is not None else {}
-            mkdocs_build(load_config(str(config_file(lang, root)), site_dir=str(target), strict=True, **overrides))
-        except MkDocsException as error:
-            raise BuildError("\n".join([*said.lines, f"{config_file(lang, root).name}: {error}"])) from None
-        finally:
-            logging.getLogger("mkdocs").removeHandler(said)
+    try:
+        wait_ahead()
+    except NotebookError as error:
+        raise BuildError(str(error)) from None
+    shown = [site_dir(lang, site) for lang in languages]
+    shown = [target.relative_to(root) if target.is_relative_to(root) else target for target in shown]
+    say("building " + " and ".join(f"{LANGUAGE_NAMES[lang]} into {where}/" for lang, where in zip(languages, shown)))
+    _build_languages(languages, root, site, plugins)
     if complete:
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.write_text(inputs, encoding="utf-8")
     say(f"built in {time.perf_counter() - start:.1f} s")
     return site
+
+
+def _run_notebooks_ahead(root: Path) -> list[str]:
+    """Start running the chapters' notebooks whose code has not run (tools/notebooks.py), in
+    kernels beside the snippets; the pages' build then finds their outputs. A page that cannot
+    be made into a notebook is left to the build, which names the problem."""
+    from tools.notebooks import chapter_notebooks, run_ahead
+    from tools.pages import PageError
+    from tools.snippets import SnippetError
+
+    try:
+        notebooks = chapter_notebooks(SOURCE, root, "")  # links aside, the same code as every language
+    except (PageError, SnippetError):
+        return []
+    return run_ahead({f"docs/{SOURCE}/{page.name}": notebook for page, notebook in notebooks.items()}, root)
+
+
+def _build_languages(languages: tuple[str, ...], root: Path, site: Path, plugins: dict | None) -> None:
+    """The first language here, and at the same time each other one in a process of its own (a
+    fork: nothing to import again), on a core each. The others are built into a hidden folder
+    of the site, which MkDocs leaves alone when it empties the site for the first language, and
+    then moved into place."""
+    import concurrent.futures
+    import multiprocessing
+    import shutil
+
+    first, others = languages[0], languages[1:]
+    hidden = {lang: site / f".{lang}-building" for lang in others}
+    for folder in hidden.values():
+        shutil.rmtree(folder, ignore_errors=True)
+    with concurrent.futures.ProcessPoolExecutor(max(1, len(others)), mp_context=multiprocessing.get_context("fork")) \
+            as pool:
+        builds = {lang: pool.submit(_build_language, lang, root, hidden[lang], plugins) for lang in others}
+        _build_language(first, root, site_dir(first, site), plugins)
+        for lang, future in builds.items():
+            future.result()
+            shutil.rmtree(site_dir(lang, site), ignore_errors=True)
+            hidden[lang].rename(site_dir(lang, site))
+
+
+def _build_language(lang: str, root: Path, target: Path, plugins: dict | None) -> None:
+    from mkdocs.commands.build import build as mkdocs_build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    said = _Said()  # MkDocs logs why it stops, then raises a bare "Aborted"
+    logging.getLogger("mkdocs").addHandler(said)
+    try:
+        overrides = {"plugins": plugins} if plugins is not None else {}
+        mkdocs_build(load_config(str(config_file(lang, root)), site_dir=str(target), strict=True, **overrides))
+    except MkDocsException as error:
+        raise BuildError("\n".join([*said.lines, f"{config_file(lang, root).name}: {error}"])) from None
+    finally:
+        logging.getLogger("mkdocs").removeHandler(said)
 
 
 def stamp_file(root: Path, site: Path) -> Path:

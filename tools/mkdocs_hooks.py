@@ -29,8 +29,8 @@ from tools.glossary import table as glossary_table  # noqa: E402
 from tools.llms import summary  # noqa: E402
 from tools.llms import write as write_llms_txt  # noqa: E402
 from tools.mistakes import tables as mistakes_tables  # noqa: E402
-from tools.notebooks import NotebookError, execute, page_to_notebook  # noqa: E402
-from tools.pages import PageError, check_includes, expand, heading_ids, join_chinese_lines, pages, snippet_for  # noqa: E402
+from tools.notebooks import NotebookError, chapter_notebooks, execute  # noqa: E402
+from tools.pages import PageError, expand, heading_ids, join_chinese_lines, snippet_for  # noqa: E402
 from tools.project import CACHE, RENDERS, SITE, SOURCE, docs_dir, site_dir, under  # noqa: E402
 from tools.report import device_tabs, report_tables, run_line  # noqa: E402
 from tools.snippets import SnippetError  # noqa: E402
@@ -83,17 +83,13 @@ def on_files(files, config):
     root, lang = _root(config), config.theme["language"]
     out_dir = under(root, CACHE) / "notebooks" / lang
     notebooks = {}
-    for page in pages(lang, root):
+    # The rendered notebook sits at notebooks/<name>/; a download is read anywhere.
+    for folder, link_base in (("notebooks", "../../"), ("downloads", config.site_url or "../")):
         try:
-            check_includes(page, root)
+            made = chapter_notebooks(lang, root, link_base)
         except PageError as error:
             raise PluginError(str(error)) from None
-        if not snippet_for(page).exists():
-            continue
-        text = expand(page.read_text(encoding="utf-8"), root, lang)
-        # The rendered notebook sits at notebooks/<name>/; a download is read anywhere.
-        for folder, link_base in (("notebooks", "../../"), ("downloads", config.site_url or "../")):
-            notebooks[(folder, page)] = page_to_notebook(text, lang, page, link_base)
+        notebooks.update({(folder, page): notebook for page, notebook in made.items()})
     try:
         ran = execute({f"docs/{lang}/{page.name} ({folder})": nb for (folder, page), nb in notebooks.items()}, root)
     except NotebookError as error:

@@ -29,7 +29,18 @@ from pathlib import Path
 import nbformat
 
 from tools.comments import code_tokens
-from tools.pages import FRONT_MATTER, HEADING, LINK, SOLUTION, fences, join_chinese_lines
+from tools.pages import (
+    FRONT_MATTER,
+    HEADING,
+    LINK,
+    SOLUTION,
+    check_includes,
+    expand,
+    fences,
+    join_chinese_lines,
+    pages,
+    snippet_for,
+)
 from tools.project import CACHE, ROOT, under
 
 ADMONITION = re.compile(r"^(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
@@ -175,25 +186,64 @@ def executed_dir(root: Path = ROOT) -> Path:
     return under(root, CACHE) / "notebooks" / "executed"
 
 
-def execute(notebooks: dict[str, nbformat.NotebookNode], root: Path = ROOT) -> list[str]:
-    """Give every code cell of the notebooks ({page: notebook}) its outputs, running in a kernel
-    only the code not run before; returns the pages whose code ran."""
-    keys = {page: code_key(notebook) for page, notebook in notebooks.items()}
+def chapter_notebooks(lang: str, root: Path, link_base: str) -> dict[Path, nbformat.NotebookNode]:
+    """Each chapter page of a language (a page with a snippet file of its name) as a notebook
+    whose links point at `link_base`; a PageError names a page whose includes cannot be expanded."""
+    notebooks = {}
+    for page in pages(lang, root):
+        check_includes(page, root)
+        if snippet_for(page).exists():
+            text = expand(page.read_text(encoding="utf-8"), root, lang)
+            notebooks[page] = page_to_notebook(text, lang, page, link_base)
+    return notebooks
+
+
+def _not_run(notebooks: dict[str, nbformat.NotebookNode], root: Path) -> dict[str, str]:
+    """The keys of the notebooks ({page: notebook}) whose code has not run, each with a page."""
     missing = {}
-    for page, key in keys.items():
+    for page, notebook in notebooks.items():
+        key = code_key(notebook)
         if not (executed_dir(root) / f"{key}.json").exists():
             missing.setdefault(key, page)
+    return missing
+
+
+# Runs started by run_ahead(), each in a thread of its own: the build starts them before it runs
+# the snippets, and the hooks' execute() waits for them instead of running that code again.
+_AHEAD: list[concurrent.futures.Future] = []
+
+
+def run_ahead(notebooks: dict[str, nbformat.NotebookNode], root: Path = ROOT) -> list[str]:
+    """Start running in the background the notebooks ({page: notebook}) whose code has not run;
+    returns their pages. `wait_ahead` waits for them."""
+    missing = _not_run(notebooks, root)
     if missing:
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a loop of its own, whoever calls
-            pool.submit(asyncio.run, _run_all({key: notebooks[page] for key, page in missing.items()},
-                                              missing, root)).result()
-    for page, notebook in notebooks.items():
-        outputs = json.loads((executed_dir(root) / f"{keys[page]}.json").read_text(encoding="utf-8"))
+        pool = concurrent.futures.ThreadPoolExecutor(1)  # a loop of its own, whoever calls
+        _AHEAD.append(pool.submit(asyncio.run, _run_all({key: notebooks[page] for key, page in missing.items()},
+                                                        missing, root)))
+        pool.shutdown(wait=False)
+    return sorted(missing.values())
+
+
+def wait_ahead() -> None:
+    """Wait for the runs that `run_ahead` started; a NotebookError names a chapter that failed."""
+    while _AHEAD:
+        _AHEAD.pop(0).result()
+
+
+def execute(notebooks: dict[str, nbformat.NotebookNode], root: Path = ROOT) -> list[str]:
+    """Give every code cell of the notebooks ({page: notebook}) its outputs, running in a kernel
+    only the code not run before (nor running now); returns the pages whose code ran here."""
+    wait_ahead()
+    ran = run_ahead(notebooks, root)
+    wait_ahead()
+    for notebook in notebooks.values():
+        outputs = json.loads((executed_dir(root) / f"{code_key(notebook)}.json").read_text(encoding="utf-8"))
         code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
         for cell, (count, cell_outputs) in zip(code_cells, outputs, strict=True):
             cell.execution_count = count
             cell.outputs = [nbformat.from_dict(output) for output in cell_outputs]
-    return sorted(missing.values())
+    return ran
 
 
 def _joined(outputs: list) -> list:
@@ -209,7 +259,7 @@ def _joined(outputs: list) -> list:
     return joined
 
 
-async def _run_all(by_key: dict[str, nbformat.NotebookNode], pages: dict[str, str], root: Path) -> None:
+async def _run_all(by_key: dict[str, nbformat.NotebookNode], page_of: dict[str, str], root: Path) -> None:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     from traitlets.config import Config
@@ -228,9 +278,9 @@ async def _run_all(by_key: dict[str, nbformat.NotebookNode], pages: dict[str, st
                     # one thread each: two kernels share the cores, and torch's idle threads spin
                     await client.async_execute(env={**os.environ, "OMP_NUM_THREADS": "1"})
                 except CellExecutionError as error:
-                    raise NotebookError(f"{pages[key]}: its notebook failed in the kernel:\n{error}") from None
+                    raise NotebookError(f"{page_of[key]}: its notebook failed in the kernel:\n{error}") from None
                 except Exception as error:  # noqa: BLE001 - a kernel that did not start, say
-                    raise NotebookError(f"{pages[key]}: its notebook could not run: {error!r}") from None
+                    raise NotebookError(f"{page_of[key]}: its notebook could not run: {error!r}") from None
         code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
         target = executed_dir(root) / f"{key}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
