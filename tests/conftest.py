@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.build import build
+from tools.build import BuildError, build
 from tools.notebooks import executed_dir
 from tools.project import INPUTS, RENDERS, ROOT, SITE, under
 
@@ -36,18 +36,24 @@ def copy_project(copy: Path) -> Path:
 def site(request) -> Path:
     """The site, built once per run into site/ (as `make build` builds it, in this process):
     the tests, `make bench`, CI's artifact and the deployed site all read this build. Outputs
-    that differ from the stored ones do not stop it: tests/test_snippets.py reports them. When
-    browser tests are to run, their checks start now, in a process of their own
-    (tests/test_browser.py)."""
-    built = build(SITE, check_outputs=False, say=lambda *_: None)
-    if request.config.stash.get(BROWSER_TESTS, False):
-        from test_browser import start
-
-        request.config.browser_checks = start(built)
-    return built
+    that differ from the stored ones do not stop it: tests/test_snippets.py reports them."""
+    return built_site(request.config)
 
 
-BROWSER_TESTS = pytest.StashKey[bool]()
+def built_site(config) -> Path:
+    """The `site` fixture's build, made by whichever asks first; a failed build fails every test
+    that needs the site, with the build's message, and is not tried again."""
+    if BUILT not in config.stash:
+        try:
+            config.stash[BUILT] = build(SITE, check_outputs=False, say=lambda *_: None)
+        except BuildError as error:
+            config.stash[BUILT] = error
+    if isinstance(config.stash[BUILT], BuildError):
+        raise config.stash[BUILT]
+    return config.stash[BUILT]
+
+
+BUILT = pytest.StashKey["Path | BuildError"]()
 
 
 def pytest_configure(config):
@@ -70,7 +76,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_collection_finish(session):
-    session.config.stash[BROWSER_TESTS] = any(item.get_closest_marker("browser") for item in session.items)
+    """When browser tests are to run, the site is built now and their checks start, in a process
+    of their own (tests/test_browser.py), to run while every other test runs."""
+    if any(item.get_closest_marker("browser") for item in session.items):
+        try:
+            site = built_site(session.config)
+        except BuildError:
+            return  # each test that needs the site reports it
+        from test_browser import start
+
+        session.config.browser_checks = start(site)
 
 
 def pytest_terminal_summary(terminalreporter):

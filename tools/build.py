@@ -61,7 +61,7 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
     """`plugins`, if given, replaces the configuration's plugins (a test that looks at some pages
     needs neither search, nor the notebooks' pages, nor the printable edition)."""
     from tools import results
-    from tools.notebooks import NotebookError, wait_ahead
+    from tools.notebooks import NotebookError, stop_ahead, wait_ahead
     from tools.snippets import SnippetError, output_differences, snippet_files
 
     start = time.perf_counter()
@@ -77,22 +77,24 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
     ahead = _run_notebooks_ahead(root)
     if ahead:
         say(f"running the notebooks of {len(ahead)} chapters in Jupyter kernels, beside the snippets")
-    say(f"running the snippets of {len(snippet_files(root))} pages")
-    run = results.record(root)
-    results.write(run, under(root, RECORDS))
-    wrong = list(dict.fromkeys(row["snippet"] for row in run["snippets"] if row["status"] != "pass"))
-    if wrong and check_outputs:
-        problems = []
-        for name in wrong:
-            try:
-                problems += output_differences(root / name) or [f"{name}: a section did not run"]
-            except SnippetError as error:
-                problems.append(str(error))
-        raise BuildError("\n\n".join(problems) + "\n\nIf the new outputs are right, store them: make outputs")
     try:
+        say(f"running the snippets of {len(snippet_files(root))} pages")
+        run = results.record(root)
+        results.write(run, under(root, RECORDS))
+        wrong = list(dict.fromkeys(row["snippet"] for row in run["snippets"] if row["status"] != "pass"))
+        if wrong and check_outputs:
+            problems = []
+            for name in wrong:
+                try:
+                    problems += output_differences(root / name) or [f"{name}: a section did not run"]
+                except SnippetError as error:
+                    problems.append(str(error))
+            raise BuildError("\n\n".join(problems) + "\n\nIf the new outputs are right, store them: make outputs")
         wait_ahead()
     except NotebookError as error:
         raise BuildError(str(error)) from None
+    finally:
+        stop_ahead()  # when the snippets stopped the build: their kernels would run for nothing
     shown = [site_dir(lang, site) for lang in languages]
     shown = [target.relative_to(root) if target.is_relative_to(root) else target for target in shown]
     say("building " + " and ".join(f"{LANGUAGE_NAMES[lang]} into {where}/" for lang, where in zip(languages, shown)))
@@ -123,23 +125,46 @@ def _build_languages(languages: tuple[str, ...], root: Path, site: Path, plugins
     """The first language here, and at the same time each other one in a process of its own (a
     fork: nothing to import again), on a core each. The others are built into a hidden folder
     of the site, which MkDocs leaves alone when it empties the site for the first language, and
-    then moved into place."""
-    import concurrent.futures
+    then moved into place. When the first language fails, the others are stopped."""
     import multiprocessing
     import shutil
 
-    first, others = languages[0], languages[1:]
-    hidden = {lang: site / f".{lang}-building" for lang in others}
-    for folder in hidden.values():
-        shutil.rmtree(folder, ignore_errors=True)
-    with concurrent.futures.ProcessPoolExecutor(max(1, len(others)), mp_context=multiprocessing.get_context("fork")) \
-            as pool:
-        builds = {lang: pool.submit(_build_language, lang, root, hidden[lang], plugins) for lang in others}
+    fork = multiprocessing.get_context("fork")
+    first, children = languages[0], {}
+    for lang in languages[1:]:
+        hidden = site / f".{lang}-building"
+        shutil.rmtree(hidden, ignore_errors=True)
+        receiver, sender = fork.Pipe(duplex=False)
+        child = fork.Process(target=_build_in_child, args=(lang, root, hidden, plugins, sender), daemon=True)
+        child.start()
+        sender.close()
+        children[lang] = (child, receiver, hidden)
+    try:
         _build_language(first, root, site_dir(first, site), plugins)
-        for lang, future in builds.items():
-            future.result()
-            shutil.rmtree(site_dir(lang, site), ignore_errors=True)
-            hidden[lang].rename(site_dir(lang, site))
+    except BaseException:
+        for child, _, _ in children.values():
+            child.terminate()
+        raise
+    for lang, (child, receiver, hidden) in children.items():
+        try:
+            failure = receiver.recv()  # None, or why the build failed
+        except EOFError:
+            failure = f"the build of {LANGUAGE_NAMES[lang]} stopped without a word"
+        child.join()
+        if failure is not None:
+            raise BuildError(failure)
+        shutil.rmtree(site_dir(lang, site), ignore_errors=True)
+        hidden.rename(site_dir(lang, site))
+
+
+def _build_in_child(lang: str, root: Path, target: Path, plugins: dict | None, sender) -> None:
+    try:
+        _build_language(lang, root, target, plugins)
+        sender.send(None)
+    except BuildError as error:
+        sender.send(str(error))
+    except Exception as error:  # noqa: BLE001 - sent to the parent, which reports it
+        sender.send(f"{config_file(lang, root).name}: {error!r}")
 
 
 def _build_language(lang: str, root: Path, target: Path, plugins: dict | None) -> None:

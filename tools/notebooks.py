@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import concurrent.futures
 import hashlib
 import html
 import json
 import os
 import platform
 import re
+import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import nbformat
@@ -208,9 +209,10 @@ def _not_run(notebooks: dict[str, nbformat.NotebookNode], root: Path) -> dict[st
     return missing
 
 
-# Runs started by run_ahead(), each in a thread of its own: the build starts them before it runs
-# the snippets, and the hooks' execute() waits for them instead of running that code again.
-_AHEAD: list[concurrent.futures.Future] = []
+# Runs started by run_ahead(), each in a thread with its own event loop: the build starts them
+# before it runs the snippets, and the hooks' execute() waits for them instead of running that
+# code again; a build that stops first stops them (stop_ahead).
+_AHEAD: list[tuple[asyncio.AbstractEventLoop, asyncio.Task, threading.Thread]] = []
 
 
 def run_ahead(notebooks: dict[str, nbformat.NotebookNode], root: Path = ROOT) -> list[str]:
@@ -218,17 +220,46 @@ def run_ahead(notebooks: dict[str, nbformat.NotebookNode], root: Path = ROOT) ->
     returns their pages. `wait_ahead` waits for them."""
     missing = _not_run(notebooks, root)
     if missing:
-        pool = concurrent.futures.ThreadPoolExecutor(1)  # a loop of its own, whoever calls
-        _AHEAD.append(pool.submit(asyncio.run, _run_all({key: notebooks[page] for key, page in missing.items()},
-                                                        missing, root)))
-        pool.shutdown(wait=False)
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(_run_all({key: notebooks[page] for key, page in missing.items()}, missing, root))
+        thread = threading.Thread(target=_drive, args=(loop, task), name="notebooks")
+        thread.start()
+        _AHEAD.append((loop, task, thread))
     return sorted(missing.values())
+
+
+def _drive(loop: asyncio.AbstractEventLoop, task: asyncio.Task) -> None:
+    """Run the task, then end what it left running (as asyncio.run does), and close the loop."""
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(task)
+    except BaseException:  # noqa: BLE001 - the task keeps its outcome: wait_ahead raises it
+        pass
+    left = asyncio.all_tasks(loop)
+    for leftover in left:
+        leftover.cancel()
+    loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
 
 
 def wait_ahead() -> None:
     """Wait for the runs that `run_ahead` started; a NotebookError names a chapter that failed."""
     while _AHEAD:
-        _AHEAD.pop(0).result()
+        loop, task, thread = _AHEAD.pop(0)
+        thread.join()
+        if not task.cancelled():
+            task.result()
+
+
+def stop_ahead() -> None:
+    """Stop the runs that `run_ahead` started (their kernels are shut down), and wait for them."""
+    for loop, task, _ in _AHEAD:
+        loop.call_soon_threadsafe(task.cancel)
+    try:
+        wait_ahead()
+    except NotebookError:
+        pass  # what stopped the build is the error to report
 
 
 def execute(notebooks: dict[str, nbformat.NotebookNode], root: Path = ROOT) -> list[str]:
@@ -276,7 +307,9 @@ async def _run_all(by_key: dict[str, nbformat.NotebookNode], page_of: dict[str, 
                                         resources={"metadata": {"path": cwd}}, config=local)
                 try:
                     # one thread each: two kernels share the cores, and torch's idle threads spin
-                    await client.async_execute(env={**os.environ, "OMP_NUM_THREADS": "1"})
+                    # and the kernel's own stderr is dropped: what the code prints to stderr
+                    # reaches the notebook anyway, and a kernel stopped by stop_ahead complains
+                    await client.async_execute(env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=subprocess.DEVNULL)
                 except CellExecutionError as error:
                     raise NotebookError(f"{page_of[key]}: its notebook failed in the kernel:\n{error}") from None
                 except Exception as error:  # noqa: BLE001 - a kernel that did not start, say
