@@ -28,11 +28,13 @@ import asyncio
 import concurrent.futures
 import functools
 import http.server
+import json
 import multiprocessing
 import os
 import re
 import shutil
 import threading
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -244,6 +246,26 @@ def chapter_of(path: str) -> str | None:
     return path.strip("/") if path.strip("/") in CHAPTERS else None
 
 
+async def unsearched(browser, **options):
+    """A browser context whose pages get their language's search index without its documents.
+    A page builds its search index from them as soon as it loads, which costs as much as loading
+    the page; the index, and the search built from it, is the same on every page of a language,
+    and the search tab (_search_all) tests it with every document, on each language's home page."""
+    context = await browser.new_context(**options)
+    await context.route("**/search/search_index.json", _without_documents)
+    return context
+
+
+async def _without_documents(route):
+    await route.fulfill(content_type="application/json", body=_index_without_documents(route.request.url))
+
+
+@functools.cache
+def _index_without_documents(url: str) -> str:
+    with urllib.request.urlopen(url) as response:  # this process serves the site: an instant answer
+        return json.dumps({**json.load(response), "docs": []})
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     """Serves the built site without a log line per request."""
 
@@ -399,7 +421,7 @@ async def _notebook_links(tab, visit: Visit, seen: dict) -> None:
 
 
 async def _crawl(browser, base: str, visits: dict) -> None:
-    context = await browser.new_context(viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"])
+    context = await unsearched(browser, viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"])
     copy_lock = asyncio.Lock()  # one clipboard for both tabs
     queue: asyncio.Queue[str] = asyncio.Queue()
     for path in sorted({path for _, path in visits}, key=lambda p: (not chapter_of(p), p)):
@@ -450,15 +472,15 @@ async def _guarded(check) -> list[str]:
 
 async def _print_editions(browser, base: str) -> dict[str, dict | str]:
     """Each language's printable edition, laid out for print, and saved as a PDF."""
-    context = await browser.new_context(viewport=DESKTOP)
+    context = await unsearched(browser, viewport=DESKTOP)
     tab = await context.new_page()
     visit = Visit("", "print", base)
     listen(tab, base, lambda: visit)
     printed: dict[str, dict | str] = {}
     for lang in LANGUAGES:
         try:
+            await tab.emulate_media(media="print")  # before loading: the page is laid out once, for print
             await tab.goto(f"{home(base, lang)}print_page/")
-            await tab.emulate_media(media="print")
             printed[lang] = await tab.evaluate(PRINT_JS)
             pdf = await tab.pdf(format="A4", page_ranges="1-3")  # what "save as PDF" writes, its first pages
             printed[lang]["pdf"] = len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) if pdf.startswith(b"%PDF") else 0
@@ -495,7 +517,7 @@ def test_language_menu_leads_to_the_same_page_and_back(crawl):
 
 async def _menu_under_the_mouse(browser, base: str) -> list[str]:
     """The language menu used with the mouse: on a desktop screen, then on a phone's."""
-    context = await browser.new_context(viewport=DESKTOP)
+    context = await unsearched(browser, viewport=DESKTOP)
     tab = await context.new_page()
     english, chinese = f"{base}{CHAPTERS[0]}/", f"{base}zh/{CHAPTERS[0]}/"
     problems = []
@@ -772,7 +794,7 @@ async def _schemes(browser, base: str) -> list[str]:
     contrast = "async () => (await axe.run([document.querySelector('.md-header'), ...[...document.querySelectorAll(" \
                "'.md-content article > *')].slice(0, 12)], {runOnly: ['color-contrast']}))" \
                ".violations.flatMap(v => v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + n.failureSummary))"
-    context = await browser.new_context(viewport=DESKTOP, color_scheme="light")
+    context = await unsearched(browser, viewport=DESKTOP, color_scheme="light")
     tab = await context.new_page()
     visit = Visit("", "schemes", base)
     listen(tab, base, lambda: visit)
@@ -795,7 +817,7 @@ async def _schemes(browser, base: str) -> list[str]:
             await tab.screenshot(path=SCREENSHOTS / f"{name}-{'dark' if dark else 'light'}.png")
     await context.close()
     # A reader whose system is dark gets the dark scheme without choosing it.
-    context = await browser.new_context(viewport=DESKTOP, color_scheme="dark")
+    context = await unsearched(browser, viewport=DESKTOP, color_scheme="dark")
     tab = await context.new_page()
     await tab.goto(f"{base}zh/{CHAPTERS[-1]}/")
     problems += _check_scheme(await tab.evaluate(SCHEME_JS), True, f"{base}zh/{CHAPTERS[-1]}/ (system dark)")
