@@ -120,10 +120,11 @@ def test_an_include_of_a_misspelled_section(project_copy):
     page = project_copy / "docs" / "zh" / "layers.md"
     edit(page, '"snippets/layers.py:mlp"', '"snippets/layers.py:mpl"')
     line = line_of(page, "snippets/layers.py:mpl")
-    assert page_problems(page, project_copy) == [
-        f'docs/zh/layers.md:{line}: include "snippets/layers.py:mpl": snippets/layers.py has no section '
-        "'mpl' (did you mean 'mlp'?)"
-    ]
+    message = (f'docs/zh/layers.md:{line}: include "snippets/layers.py:mpl": snippets/layers.py has no section '
+               "'mpl' (did you mean 'mlp'?)")
+    assert page_problems(page, project_copy) == [message]
+    with pytest.raises(BuildError, match=re.escape(message)):  # from the process that builds the Chinese pages
+        build(project_copy / "site", project_copy, say=lambda *_: None, plugins=[])
 
 
 def test_a_displayed_output_under_the_wrong_code(project_copy):

@@ -17,6 +17,7 @@ the tests' `site` fixture builds anyway and leaves that to tests/test_snippets.p
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -123,29 +124,31 @@ def _run_notebooks_ahead(root: Path) -> list[str]:
 
 def _build_languages(languages: tuple[str, ...], root: Path, site: Path, plugins: dict | None) -> None:
     """The first language here, and at the same time each other one in a process of its own (a
-    fork: nothing to import again), on a core each. The others are built into a hidden folder
-    of the site, which MkDocs leaves alone when it empties the site for the first language, and
-    then moved into place. When the first language fails, the others are stopped."""
+    fork of this one, made once every configuration is loaded: nothing to import again), on a
+    core each. The others are built into a hidden folder of the site, which MkDocs leaves alone
+    when it empties the site for the first language, and then moved into place. When the first
+    language fails, the others are stopped."""
     import multiprocessing
     import shutil
 
-    fork = multiprocessing.get_context("fork")
-    first, children = languages[0], {}
+    targets = {lang: site_dir(lang, site) if lang == languages[0] else site / f".{lang}-building"
+               for lang in languages}
+    configs = {lang: _config(lang, root, targets[lang], plugins) for lang in languages}
+    fork, children = multiprocessing.get_context("fork"), {}
     for lang in languages[1:]:
-        hidden = site / f".{lang}-building"
-        shutil.rmtree(hidden, ignore_errors=True)
+        shutil.rmtree(targets[lang], ignore_errors=True)
         receiver, sender = fork.Pipe(duplex=False)
-        child = fork.Process(target=_build_in_child, args=(lang, root, hidden, plugins, sender), daemon=True)
+        child = fork.Process(target=_build_in_child, args=(lang, root, configs[lang], sender), daemon=True)
         child.start()
         sender.close()
-        children[lang] = (child, receiver, hidden)
+        children[lang] = (child, receiver)
     try:
-        _build_language(first, root, site_dir(first, site), plugins)
+        _build_language(languages[0], root, configs[languages[0]])
     except BaseException:
-        for child, _, _ in children.values():
+        for child, _ in children.values():
             child.terminate()
         raise
-    for lang, (child, receiver, hidden) in children.items():
+    for lang, (child, receiver) in children.items():
         try:
             failure = receiver.recv()  # None, or why the build failed
         except EOFError:
@@ -154,12 +157,12 @@ def _build_languages(languages: tuple[str, ...], root: Path, site: Path, plugins
         if failure is not None:
             raise BuildError(failure)
         shutil.rmtree(site_dir(lang, site), ignore_errors=True)
-        hidden.rename(site_dir(lang, site))
+        targets[lang].rename(site_dir(lang, site))
 
 
-def _build_in_child(lang: str, root: Path, target: Path, plugins: dict | None, sender) -> None:
+def _build_in_child(lang: str, root: Path, config, sender) -> None:
     try:
-        _build_language(lang, root, target, plugins)
+        _build_language(lang, root, config)
         sender.send(None)
     except BuildError as error:
         sender.send(str(error))
@@ -167,16 +170,31 @@ def _build_in_child(lang: str, root: Path, target: Path, plugins: dict | None, s
         sender.send(f"{config_file(lang, root).name}: {error!r}")
 
 
-def _build_language(lang: str, root: Path, target: Path, plugins: dict | None) -> None:
-    from mkdocs.commands.build import build as mkdocs_build
+def _config(lang: str, root: Path, target: Path, plugins: dict | None):
+    """A language's MkDocs configuration, building into `target` (its plugins are imported)."""
     from mkdocs.config import load_config
+
+    with _reported(lang, root):
+        overrides = {"plugins": plugins} if plugins is not None else {}
+        return load_config(str(config_file(lang, root)), site_dir=str(target), strict=True, **overrides)
+
+
+def _build_language(lang: str, root: Path, config) -> None:
+    from mkdocs.commands.build import build as mkdocs_build
+
+    with _reported(lang, root):
+        mkdocs_build(config)
+
+
+@contextlib.contextmanager
+def _reported(lang: str, root: Path):
+    """MkDocs logs why it stops, then raises a bare "Aborted": a BuildError says both."""
     from mkdocs.exceptions import MkDocsException
 
-    said = _Said()  # MkDocs logs why it stops, then raises a bare "Aborted"
+    said = _Said()
     logging.getLogger("mkdocs").addHandler(said)
     try:
-        overrides = {"plugins": plugins} if plugins is not None else {}
-        mkdocs_build(load_config(str(config_file(lang, root)), site_dir=str(target), strict=True, **overrides))
+        yield
     except MkDocsException as error:
         raise BuildError("\n".join([*said.lines, f"{config_file(lang, root).name}: {error}"])) from None
     finally:
