@@ -255,7 +255,10 @@ def wait_ahead() -> None:
 def stop_ahead() -> None:
     """Stop the runs that `run_ahead` started (their kernels are shut down), and wait for them."""
     for loop, task, _ in _AHEAD:
-        loop.call_soon_threadsafe(task.cancel)
+        try:
+            loop.call_soon_threadsafe(task.cancel)
+        except RuntimeError:  # its loop is closed: the run is over
+            pass
     try:
         wait_ahead()
     except NotebookError:
