@@ -27,13 +27,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-import http.server
 import json
 import multiprocessing
-import os
 import re
 import shutil
-import threading
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +40,7 @@ import nbformat
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 
+from tools.browser import CHROMIUM_ARGS, chromium, served
 from tools.comments import shown_sections
 from tools.notebooks import TRY_IT
 from tools.pages import chapters
@@ -55,8 +53,6 @@ CHAPTERS = [page.stem for page in chapters(SOURCE)]
 SCREENSHOTS = BUILD / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 CRAWL_TIMEOUT = 180  # seconds: a page that never answers fails the tests instead of hanging them
 SETUP = ("Run `make test` (it runs tools/browser_deps.sh), or as root: "
          "apt-get update && apt-get install -y chromium fonts-noto-cjk")
@@ -266,13 +262,6 @@ def _index_without_documents(url: str) -> str:
         return json.dumps({**json.load(response), "docs": []})
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the built site without a log line per request."""
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 # ----------------------------------------------------------------------------------------------
 # The browser checks run in a process of their own, started by tests/conftest.py as soon as the
 # site is built: Chromium and the server work on the second core while the other tests run on
@@ -292,22 +281,19 @@ def _run(site: str) -> Crawl:
 
 
 async def _everything(site: Path) -> Crawl:
-    chromium = shutil.which(os.environ.get("CHROMIUM", "chromium"))  # see tools/browser_deps.sh
-    if not chromium:
+    executable = chromium()
+    if not executable:
         raise MissingBrowser(f"The browser tests need Debian's chromium on PATH. {SETUP}")
     from playwright.async_api import async_playwright
 
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     for lang in LANGUAGES:
         (SCREENSHOTS / lang).mkdir(parents=True)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
-    visits = {(lang, path): Visit(lang, path, home(base, lang) + path)
-              for lang in LANGUAGES for path in VISITED}
-    try:
+    with served(site) as base:
+        visits = {(lang, path): Visit(lang, path, home(base, lang) + path)
+                  for lang in LANGUAGES for path in VISITED}
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
             _, (searches, search_problems), schemes, menu, printed = await asyncio.gather(  # in separate tabs
                 asyncio.wait_for(_crawl(browser, base, visits), CRAWL_TIMEOUT),
                 _search_all(browser, base),
@@ -315,9 +301,6 @@ async def _everything(site: Path) -> Crawl:
                 _guarded(_menu_under_the_mouse(browser, base)),
                 _print_editions(browser, base))
             await browser.close()
-    finally:
-        server.shutdown()
-        server.server_close()
     return Crawl(base, visits, searches, search_problems, schemes, menu, printed)
 
 

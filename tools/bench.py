@@ -12,37 +12,26 @@ Figures, not pass/fail; a step that fails stops the bench with that step's own o
 
 from __future__ import annotations
 
-import functools
 import gzip
-import http.server
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
+from tools.browser import CHROMIUM_ARGS, chromium, served
 from tools.pages import pages
 from tools.project import CACHE, LANGUAGES, ROOT
 from tools.snippets import parse_sections, snippet_files
 
 PAGE_LIMIT, INDEX_LIMIT = 300 * 1024, 1024 * 1024
 KINDS = {"document": "HTML", "stylesheet": "CSS", "script": "JS", "font": "fonts", "image": "images"}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 class StepFailed(Exception):
     """A measured step that failed; the message is its own output."""
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the built site without a log line per request."""
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 def timed(command: list[str], cwd: Path = ROOT) -> float:
@@ -77,39 +66,31 @@ def page_weights(site: Path) -> tuple[list[tuple[str, dict[str, int], int]], dic
     total), and each language's search index (raw, transfer). Needs tools/browser_deps.sh."""
     from playwright.sync_api import sync_playwright
 
-    handler = functools.partial(QuietHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
     paths = sorted(p.relative_to(site).as_posix().removesuffix("index.html") for p in site.rglob("*.html"))
     weights, indexes = [], {}
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=shutil.which(os.environ.get("CHROMIUM", "chromium")),
-                                                 args=CHROMIUM_ARGS)
-            for path in paths:
-                context = browser.new_context()  # an empty cache, as on a first visit
-                tab = context.new_page()
-                responses = []
-                tab.on("response", lambda response, seen=responses: seen.append(response))
-                tab.goto(base + path, wait_until="networkidle")
-                by_kind = dict.fromkeys([*KINDS.values(), "other"], 0)
-                for response in responses:
-                    try:
-                        body = response.body()
-                    except Exception:  # noqa: BLE001 - a redirect or an aborted request has no body
-                        continue
-                    size = transfer_size(body, response.headers.get("content-type", ""))
-                    if response.url.endswith("/search_index.json"):
-                        lang = next((lang for lang in LANGUAGES if f"/{lang}/" in response.url), LANGUAGES[0])
-                        indexes[lang] = (len(body), size)
-                    else:
-                        by_kind[KINDS.get(response.request.resource_type, "other")] += size
-                weights.append((path or "(home)", by_kind, sum(by_kind.values())))
-                context.close()
-            browser.close()
-    finally:
-        server.shutdown()
+    with served(site) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        for path in paths:
+            context = browser.new_context()  # an empty cache, as on a first visit
+            tab = context.new_page()
+            responses = []
+            tab.on("response", lambda response, seen=responses: seen.append(response))
+            tab.goto(base + path, wait_until="networkidle")
+            by_kind = dict.fromkeys([*KINDS.values(), "other"], 0)
+            for response in responses:
+                try:
+                    body = response.body()
+                except Exception:  # noqa: BLE001 - a redirect or an aborted request has no body
+                    continue
+                size = transfer_size(body, response.headers.get("content-type", ""))
+                if response.url.endswith("/search_index.json"):
+                    lang = next((lang for lang in LANGUAGES if f"/{lang}/" in response.url), LANGUAGES[0])
+                    indexes[lang] = (len(body), size)
+                else:
+                    by_kind[KINDS.get(response.request.resource_type, "other")] += size
+            weights.append((path or "(home)", by_kind, sum(by_kind.values())))
+            context.close()
+        browser.close()
     return weights, indexes
 
 
