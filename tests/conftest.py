@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.build import BuildError, build
+from tools.build import build
 from tools.notebooks import executed_dir
 from tools.project import INPUTS, RENDERS, ROOT, SITE, under
 
@@ -46,14 +46,14 @@ def built_site(config) -> Path:
     if BUILT not in config.stash:
         try:
             config.stash[BUILT] = build(SITE, check_outputs=False, say=lambda *_: None)
-        except BuildError as error:
+        except Exception as error:  # noqa: BLE001 - raised again to each test that needs the site
             config.stash[BUILT] = error
-    if isinstance(config.stash[BUILT], BuildError):
+    if isinstance(config.stash[BUILT], Exception):
         raise config.stash[BUILT]
     return config.stash[BUILT]
 
 
-BUILT = pytest.StashKey["Path | BuildError"]()
+BUILT = pytest.StashKey["Path | Exception"]()
 
 
 def pytest_configure(config):
@@ -78,11 +78,13 @@ def pytest_collection_modifyitems(config, items):
 def pytest_collection_finish(session):
     """When browser tests are to run, the site is built now and their checks start, in a process
     of their own (tests/test_browser.py), to run while every other test runs."""
+    if session.config.option.collectonly:
+        return
     if any(item.get_closest_marker("browser") for item in session.items):
         try:
             site = built_site(session.config)
-        except BuildError:
-            return  # each test that needs the site reports it
+        except Exception:  # noqa: BLE001 - each test that needs the site reports it
+            return
         from test_browser import start
 
         session.config.browser_checks = start(site)

@@ -40,7 +40,7 @@ import nbformat
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 
-from tools.browser import CHROMIUM_ARGS, chromium, served
+from tools.browser import CHROMIUM_ARGS, SEARCH_INDEX, chromium, served
 from tools.comments import shown_sections
 from tools.notebooks import TRY_IT
 from tools.pages import chapters
@@ -248,7 +248,7 @@ async def unsearched(browser, **options):
     the page; the index, and the search built from it, is the same on every page of a language,
     and the search tab (_search_all) tests it with every document, on each language's home page."""
     context = await browser.new_context(**options)
-    await context.route("**/search/search_index.json", _without_documents)
+    await context.route(f"**/{SEARCH_INDEX}", _without_documents)
     return context
 
 

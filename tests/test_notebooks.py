@@ -2,8 +2,11 @@
 on changes: its code (not its comments), the torch release, the device, the pinned packages,
 Python's release, and the way a run is stored."""
 
+import os
 import platform
 import shutil
+import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -11,7 +14,17 @@ import torch
 
 import tools.notebooks
 import tools.snippets
-from tools.notebooks import NotebookError, code_key, execute, page_to_notebook, run_ahead, wait_ahead
+from tools.notebooks import (
+    PARALLEL_KERNELS,
+    NotebookError,
+    code_key,
+    execute,
+    executed_dir,
+    page_to_notebook,
+    run_ahead,
+    stop_ahead,
+    wait_ahead,
+)
 from tools.pages import expand
 from tools.project import ROOT
 
@@ -58,8 +71,29 @@ def test_a_change_of_packages_of_python_or_of_storage_runs_it_again(monkeypatch,
     assert code_key(english) != key
 
 
+@pytest.fixture
+def ahead():
+    """No run started by run_ahead outlives its test."""
+    yield
+    stop_ahead()
+
+
+def kernels_of_this_process() -> list[int]:
+    """The live processes this one started that run a Jupyter kernel (from Linux's /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, parent = stat.read_text(encoding="utf-8").rsplit(")", 1)[1].split()[:2]
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:  # it ended meanwhile
+            continue
+        if int(parent) == os.getpid() and state != "Z" and b"ipykernel" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
 @pytest.mark.kernel
-def test_a_run_started_ahead_is_not_run_again_and_a_failure_names_its_page(tmp_path):
+def test_a_run_started_ahead_is_not_run_again_and_a_failure_names_its_page(tmp_path, ahead):
     """The build starts the notebooks' runs before it runs the snippets; the hooks' execute() then
     waits for them, and a notebook that failed stops the build naming its page."""
     printing = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('ran ahead')")])
@@ -73,3 +107,19 @@ def test_a_run_started_ahead_is_not_run_again_and_a_failure_names_its_page(tmp_p
     assert run_ahead({"docs/en/failing.md": failing}, tmp_path) == ["docs/en/failing.md"]  # a failure is not
     with pytest.raises(NotebookError):
         wait_ahead()
+
+
+@pytest.mark.kernel
+def test_stopped_runs_shut_their_kernels_down(tmp_path, ahead):
+    """A build that stops (its snippets print other outputs, say) stops the runs it started
+    ahead: the kernels running and those still waiting for a core."""
+    sleeping = {f"docs/en/page-{n}.md": nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"import time\ntime.sleep({60 + n})")]) for n in range(PARALLEL_KERNELS + 1)}
+    assert len(run_ahead(sleeping, tmp_path)) == len(sleeping)
+    deadline = time.monotonic() + 60
+    while len(kernels_of_this_process()) < PARALLEL_KERNELS and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(kernels_of_this_process()) == PARALLEL_KERNELS
+    stop_ahead()
+    assert kernels_of_this_process() == []
+    assert not executed_dir(tmp_path).exists()  # nothing ran to the end

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import nbformat
 import pytest
 
+from tools.browser import SEARCH_INDEX
 from tools.comments import shown_sections
 from tools.links import problems as link_problems
 from tools.notebooks import TRY_IT
@@ -69,7 +70,7 @@ def test_no_request_leaves_the_site(site):
 
 
 def test_chinese_search_index_is_segmented_into_words(site):
-    index = json.loads((site / "zh" / "search" / "search_index.json").read_text(encoding="utf-8"))
+    index = json.loads((site / "zh" / SEARCH_INDEX).read_text(encoding="utf-8"))
     assert index["config"]["lang"] == ["zh"]
     text = " ".join(doc["text"] for doc in index["docs"])
     words = set(re.split(index["config"]["separator"], text))

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tools.browser import CHROMIUM_ARGS, chromium, served
+from tools.browser import CHROMIUM_ARGS, SEARCH_INDEX, chromium, served
 from tools.pages import pages
 from tools.project import CACHE, LANGUAGES, ROOT, SITE
 from tools.snippets import parse_sections, snippet_files
@@ -80,7 +80,7 @@ def page_weights(site: Path) -> tuple[list[tuple[str, dict[str, int], int]], dic
                 except Exception:  # noqa: BLE001 - a redirect or an aborted request has no body
                     continue
                 size = transfer_size(body, response.headers.get("content-type", ""))
-                if response.url.endswith("/search_index.json"):
+                if response.url.endswith(f"/{SEARCH_INDEX}"):
                     lang = next((lang for lang in LANGUAGES if f"/{lang}/" in response.url), LANGUAGES[0])
                     indexes[lang] = (len(body), size)
                 else:

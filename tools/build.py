@@ -23,6 +23,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # Material's banner about MkDocs 2, on every build
@@ -112,22 +113,24 @@ def _run_notebooks_ahead(root: Path) -> list[str]:
     kernels beside the snippets; the pages' build then finds their outputs. A page that cannot
     be made into a notebook is left to the build, which names the problem."""
     from tools.notebooks import chapter_notebooks, run_ahead
-    from tools.pages import PageError
-    from tools.snippets import SnippetError
+    from tools.pages import rel
 
     try:
         notebooks = chapter_notebooks(SOURCE, root, "")  # links aside, the same code as every language
-    except (PageError, SnippetError):
+    except Exception:  # noqa: BLE001 - reported by the pages' build, which makes these notebooks again
         return []
-    return run_ahead({f"docs/{SOURCE}/{page.name}": notebook for page, notebook in notebooks.items()}, root)
+    return run_ahead({rel(page, root): notebook for page, notebook in notebooks.items()}, root)
 
 
 def _build_languages(languages: tuple[str, ...], root: Path, site: Path, plugins: dict | None) -> None:
-    """The first language here, and at the same time each other one in a process of its own (a
-    fork of this one, made once every configuration is loaded: nothing to import again), on a
-    core each. The others are built into a hidden folder of the site, which MkDocs leaves alone
-    when it empties the site for the first language, and then moved into place. When the first
-    language fails, the others are stopped."""
+    """The first language here, and at the same time each other one in a process of its own, on
+    a core each. The others are built into a hidden folder of the site, which MkDocs leaves
+    alone when it empties the site for the first language, and then moved into place; on a
+    failure the others are stopped and their folders removed.
+
+    The processes are forks of this one, made once every configuration is loaded: they import
+    nothing again. What this process runs in other threads at that moment (torch's, a test
+    run's) is never used in them: they only build pages (Linux; Python 3.11, as pinned)."""
     import multiprocessing
     import shutil
 
@@ -135,29 +138,32 @@ def _build_languages(languages: tuple[str, ...], root: Path, site: Path, plugins
                for lang in languages}
     configs = {lang: _config(lang, root, targets[lang], plugins) for lang in languages}
     fork, children = multiprocessing.get_context("fork"), {}
-    for lang in languages[1:]:
-        shutil.rmtree(targets[lang], ignore_errors=True)
-        receiver, sender = fork.Pipe(duplex=False)
-        child = fork.Process(target=_build_in_child, args=(lang, root, configs[lang], sender), daemon=True)
-        child.start()
-        sender.close()
-        children[lang] = (child, receiver)
     try:
+        for lang in languages[1:]:
+            shutil.rmtree(targets[lang], ignore_errors=True)
+            receiver, sender = fork.Pipe(duplex=False)
+            child = fork.Process(target=_build_in_child, args=(lang, root, configs[lang], sender), daemon=True)
+            child.start()
+            sender.close()
+            children[lang] = (child, receiver)
         _build_language(languages[0], root, configs[languages[0]])
-    except BaseException:
-        for child, _ in children.values():
-            child.terminate()
-        raise
-    for lang, (child, receiver) in children.items():
-        try:
-            failure = receiver.recv()  # None, or why the build failed
-        except EOFError:
-            failure = f"the build of {LANGUAGE_NAMES[lang]} stopped without a word"
-        child.join()
-        if failure is not None:
-            raise BuildError(failure)
-        shutil.rmtree(site_dir(lang, site), ignore_errors=True)
-        targets[lang].rename(site_dir(lang, site))
+        for lang, (child, receiver) in children.items():
+            try:
+                failure = receiver.recv()  # None, or why the build failed
+            except EOFError:
+                child.join()
+                failure = f"the build of {LANGUAGE_NAMES[lang]} stopped (exit code {child.exitcode})"
+            if failure is not None:
+                raise BuildError(failure)
+            child.join()
+            shutil.rmtree(site_dir(lang, site), ignore_errors=True)
+            targets[lang].rename(site_dir(lang, site))
+    finally:
+        for lang, (child, _) in children.items():
+            if child.is_alive():
+                child.terminate()
+            child.join()
+            shutil.rmtree(targets[lang], ignore_errors=True)
 
 
 def _build_in_child(lang: str, root: Path, config, sender) -> None:
@@ -166,8 +172,8 @@ def _build_in_child(lang: str, root: Path, config, sender) -> None:
         sender.send(None)
     except BuildError as error:
         sender.send(str(error))
-    except Exception as error:  # noqa: BLE001 - sent to the parent, which reports it
-        sender.send(f"{config_file(lang, root).name}: {error!r}")
+    except Exception:  # noqa: BLE001 - sent to the parent, which reports it
+        sender.send(f"{config_file(lang, root).name}: the build stopped:\n{traceback.format_exc()}")
 
 
 def _config(lang: str, root: Path, target: Path, plugins: dict | None):

@@ -30,7 +30,7 @@ from tools.llms import summary  # noqa: E402
 from tools.llms import write as write_llms_txt  # noqa: E402
 from tools.mistakes import tables as mistakes_tables  # noqa: E402
 from tools.notebooks import NotebookError, chapter_notebooks, execute  # noqa: E402
-from tools.pages import PageError, expand, heading_ids, join_chinese_lines, snippet_for  # noqa: E402
+from tools.pages import PageError, check_includes, expand, heading_ids, join_chinese_lines, pages, rel, snippet_for  # noqa: E402
 from tools.project import CACHE, RENDERS, SITE, SOURCE, docs_dir, site_dir, under  # noqa: E402
 from tools.report import device_tabs, report_tables, run_line  # noqa: E402
 from tools.snippets import SnippetError  # noqa: E402
@@ -82,16 +82,18 @@ def on_config(config):
 def on_files(files, config):
     root, lang = _root(config), config.theme["language"]
     out_dir = under(root, CACHE) / "notebooks" / lang
+    for page in pages(lang, root):
+        try:
+            check_includes(page, root)
+        except PageError as error:
+            raise PluginError(str(error)) from None
     notebooks = {}
     # The rendered notebook sits at notebooks/<name>/; a download is read anywhere.
     for folder, link_base in (("notebooks", "../../"), ("downloads", config.site_url or "../")):
-        try:
-            made = chapter_notebooks(lang, root, link_base)
-        except PageError as error:
-            raise PluginError(str(error)) from None
+        made = chapter_notebooks(lang, root, link_base)
         notebooks.update({(folder, page): notebook for page, notebook in made.items()})
     try:
-        ran = execute({f"docs/{lang}/{page.name} ({folder})": nb for (folder, page), nb in notebooks.items()}, root)
+        ran = execute({f"{rel(page, root)} ({folder})": nb for (folder, page), nb in notebooks.items()}, root)
     except NotebookError as error:
         raise PluginError(str(error)) from None
     if ran:  # a stage of its own, the slow one: a newcomer should see why the build waits

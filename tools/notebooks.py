@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import re
-import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -35,12 +34,10 @@ from tools.pages import (
     HEADING,
     LINK,
     SOLUTION,
-    check_includes,
+    chapters,
     expand,
     fences,
     join_chinese_lines,
-    pages,
-    snippet_for,
 )
 from tools.project import CACHE, ROOT, under
 
@@ -51,7 +48,7 @@ TRY_IT = {
     "zh": "# 动手试一试：先在这里写出并运行你的答案，再对照下面的参考答案。",
 }
 RUN_FORMAT = 2  # how a run is stored (2: each stream's pieces joined); a new format runs anew
-PARALLEL_KERNELS = 2  # one per core here; each kernel mostly waits for `import torch`
+PARALLEL_KERNELS = os.cpu_count() or 2  # one per core; each runs torch on one thread
 
 
 def page_to_notebook(expanded: str, lang: str, page: Path, link_base: str) -> nbformat.NotebookNode:
@@ -188,14 +185,11 @@ def executed_dir(root: Path = ROOT) -> Path:
 
 
 def chapter_notebooks(lang: str, root: Path, link_base: str) -> dict[Path, nbformat.NotebookNode]:
-    """Each chapter page of a language (a page with a snippet file of its name) as a notebook
-    whose links point at `link_base`; a PageError names a page whose includes cannot be expanded."""
+    """Each chapter page of a language as a notebook whose links point at `link_base`."""
     notebooks = {}
-    for page in pages(lang, root):
-        check_includes(page, root)
-        if snippet_for(page).exists():
-            text = expand(page.read_text(encoding="utf-8"), root, lang)
-            notebooks[page] = page_to_notebook(text, lang, page, link_base)
+    for page in chapters(lang, root):
+        text = expand(page.read_text(encoding="utf-8"), root, lang)
+        notebooks[page] = page_to_notebook(text, lang, page, link_base)
     return notebooks
 
 
@@ -244,12 +238,15 @@ def _drive(loop: asyncio.AbstractEventLoop, task: asyncio.Task) -> None:
 
 
 def wait_ahead() -> None:
-    """Wait for the runs that `run_ahead` started; a NotebookError names a chapter that failed."""
-    while _AHEAD:
-        loop, task, thread = _AHEAD.pop(0)
+    """Wait for every run that `run_ahead` started; then raise the first error of one that
+    failed (a NotebookError names its chapter)."""
+    for _, _, thread in _AHEAD:
         thread.join()
-        if not task.cancelled():
-            task.result()
+    runs = _AHEAD[:]
+    _AHEAD.clear()
+    for _, task, _ in runs:
+        if not task.cancelled() and task.exception():
+            raise task.exception()
 
 
 def stop_ahead() -> None:
@@ -261,8 +258,8 @@ def stop_ahead() -> None:
             pass
     try:
         wait_ahead()
-    except NotebookError:
-        pass  # what stopped the build is the error to report
+    except Exception:  # noqa: BLE001 - what stopped the build is the error to report
+        pass
 
 
 def execute(notebooks: dict[str, nbformat.NotebookNode], root: Path = ROOT) -> list[str]:
@@ -308,19 +305,32 @@ async def _run_all(by_key: dict[str, nbformat.NotebookNode], page_of: dict[str, 
                 local = Config({"KernelManager": {"transport": "ipc", "ip": f"{cwd}/kernel"}})
                 client = NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=False,
                                         resources={"metadata": {"path": cwd}}, config=local)
+                manager = client.km = client.create_kernel_manager()  # see `finally` below
                 try:
-                    # one thread each: two kernels share the cores, and torch's idle threads spin
-                    # and the kernel's own stderr is dropped: what the code prints to stderr
-                    # reaches the notebook anyway, and a kernel stopped by stop_ahead complains
-                    await client.async_execute(env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=subprocess.DEVNULL)
+                    # one thread each: two kernels share the cores, and torch's idle threads spin;
+                    # the kernel's own stderr goes to a file, read when the kernel fails
+                    with open(f"{cwd}/kernel.log", "w", encoding="utf-8") as log:
+                        await client.async_execute(env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=log)
                 except CellExecutionError as error:
                     raise NotebookError(f"{page_of[key]}: its notebook failed in the kernel:\n{error}") from None
                 except Exception as error:  # noqa: BLE001 - a kernel that did not start, say
-                    raise NotebookError(f"{page_of[key]}: its notebook could not run: {error!r}") from None
+                    said = Path(f"{cwd}/kernel.log").read_text(encoding="utf-8").strip()[-3000:]
+                    raise NotebookError(f"{page_of[key]}: its notebook could not run: {error!r}"
+                                        + (f"\nThe kernel said:\n{said}" if said else "")) from None
+                finally:  # nbclient shuts the kernel down, unless stopped (stop_ahead) while it starts
+                    if manager.has_kernel:
+                        await manager.shutdown_kernel(now=True)
         code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
         target = executed_dir(root) / f"{key}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         runs = [[cell.execution_count, _joined(cell.outputs)] for cell in code_cells]
-        target.write_text(json.dumps(runs), encoding="utf-8")
+        partial = target.with_suffix(".partial")  # a run stopped while writing leaves no broken file
+        partial.write_text(json.dumps(runs), encoding="utf-8")
+        partial.replace(target)
 
-    await asyncio.gather(*(run(key, notebook) for key, notebook in by_key.items()))
+    try:  # a task group: when one run fails or all are stopped, it waits for each kernel to shut down
+        async with asyncio.TaskGroup() as group:
+            for key, notebook in by_key.items():
+                group.create_task(run(key, notebook))
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
