@@ -64,6 +64,7 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
     needs neither search, nor the notebooks' pages, nor the printable edition)."""
     from tools import results
     from tools.notebooks import NotebookError, stop_ahead, wait_ahead
+    from tools.pages import rel
     from tools.snippets import SnippetError, output_differences, snippet_files
 
     start = time.perf_counter()
@@ -73,7 +74,7 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
     complete = languages == LANGUAGES and plugins is None
     if (complete and stamp.exists() and stamp.read_text(encoding="utf-8") == inputs
             and (site / "index.html").exists() and (passed or not check_outputs)):
-        say(f"{site.relative_to(root) if site.is_relative_to(root) else site}/ is built from these very files")
+        say(f"{rel(site, root)}/ is built from these very files")
         return site
     stamp.unlink(missing_ok=True)
     ahead = _run_notebooks_ahead(root)
@@ -97,9 +98,8 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
         raise BuildError(str(error)) from None
     finally:
         stop_ahead()  # when the snippets stopped the build: their kernels would run for nothing
-    shown = [site_dir(lang, site) for lang in languages]
-    shown = [target.relative_to(root) if target.is_relative_to(root) else target for target in shown]
-    say("building " + " and ".join(f"{LANGUAGE_NAMES[lang]} into {where}/" for lang, where in zip(languages, shown)))
+    say("building " + " and ".join(f"{LANGUAGE_NAMES[lang]} into {rel(site_dir(lang, site), root)}/"
+                                   for lang in languages))
     _build_languages(languages, root, site, plugins)
     if complete:
         stamp.parent.mkdir(parents=True, exist_ok=True)

@@ -193,16 +193,6 @@ def chapter_notebooks(lang: str, root: Path, link_base: str) -> dict[Path, nbfor
     return notebooks
 
 
-def _not_run(notebooks: dict[str, nbformat.NotebookNode], root: Path) -> dict[str, str]:
-    """The keys of the notebooks ({page: notebook}) whose code has not run, each with a page."""
-    missing = {}
-    for page, notebook in notebooks.items():
-        key = code_key(notebook)
-        if not (executed_dir(root) / f"{key}.json").exists():
-            missing.setdefault(key, page)
-    return missing
-
-
 # Runs started by run_ahead(), each in a thread with its own event loop: the build starts them
 # before it runs the snippets, and the hooks' execute() waits for them instead of running that
 # code again; a build that stops first stops them (stop_ahead).
@@ -212,7 +202,15 @@ _AHEAD: list[tuple[asyncio.AbstractEventLoop, asyncio.Task, threading.Thread]] =
 def run_ahead(notebooks: dict[str, nbformat.NotebookNode], root: Path = ROOT) -> list[str]:
     """Start running in the background the notebooks ({page: notebook}) whose code has not run;
     returns their pages. `wait_ahead` waits for them."""
-    missing = _not_run(notebooks, root)
+    return _start(notebooks, {page: code_key(notebook) for page, notebook in notebooks.items()}, root)
+
+
+def _start(notebooks: dict[str, nbformat.NotebookNode], keys: dict[str, str], root: Path) -> list[str]:
+    """`run_ahead`, given each notebook's key ({page: key})."""
+    missing = {}
+    for page, key in keys.items():
+        if not (executed_dir(root) / f"{key}.json").exists():
+            missing.setdefault(key, page)
     if missing:
         loop = asyncio.new_event_loop()
         task = loop.create_task(_run_all({key: notebooks[page] for key, page in missing.items()}, missing, root))
@@ -266,10 +264,11 @@ def execute(notebooks: dict[str, nbformat.NotebookNode], root: Path = ROOT) -> l
     """Give every code cell of the notebooks ({page: notebook}) its outputs, running in a kernel
     only the code not run before (nor running now); returns the pages whose code ran here."""
     wait_ahead()
-    ran = run_ahead(notebooks, root)
+    keys = {page: code_key(notebook) for page, notebook in notebooks.items()}
+    ran = _start(notebooks, keys, root)
     wait_ahead()
-    for notebook in notebooks.values():
-        outputs = json.loads((executed_dir(root) / f"{code_key(notebook)}.json").read_text(encoding="utf-8"))
+    for page, notebook in notebooks.items():
+        outputs = json.loads((executed_dir(root) / f"{keys[page]}.json").read_text(encoding="utf-8"))
         code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
         for cell, (count, cell_outputs) in zip(code_cells, outputs, strict=True):
             cell.execution_count = count
@@ -307,7 +306,7 @@ async def _run_all(by_key: dict[str, nbformat.NotebookNode], page_of: dict[str, 
                                         resources={"metadata": {"path": cwd}}, config=local)
                 manager = client.km = client.create_kernel_manager()  # see `finally` below
                 try:
-                    # one thread each: two kernels share the cores, and torch's idle threads spin;
+                    # one thread each: the kernels share the cores, and torch's idle threads spin;
                     # the kernel's own stderr goes to a file, read when the kernel fails
                     with open(f"{cwd}/kernel.log", "w", encoding="utf-8") as log:
                         await client.async_execute(env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=log)
