@@ -48,31 +48,34 @@ def pytest_in(root, *arguments):
 # ----------------------------------------------------------------------------------------------
 # Snippets and their outputs
 
-def test_a_snippet_that_raises(project_copy):
+def error_of_changed_layers(project_copy, old, new) -> str:
+    """What running snippets/layers.py says once `old` in it is replaced by `new`."""
     snippet = project_copy / "snippets" / "layers.py"
-    edit(snippet, "print(net(X).shape)\n", "print(net(X).shape)\nraise ValueError('broken on purpose')\n")
+    edit(snippet, old, new)
     with pytest.raises(SnippetError) as error:
         output_differences(snippet)
-    line = line_of(snippet, "broken on purpose")
-    assert str(error.value).startswith(f"snippets/layers.py:{line}: section 'sequential' raised ValueError")
+    return str(error.value)
+
+
+def test_a_snippet_that_raises(project_copy):
+    error = error_of_changed_layers(project_copy, "print(net(X).shape)\n",
+                                    "print(net(X).shape)\nraise ValueError('broken on purpose')\n")
+    line = line_of(project_copy / "snippets" / "layers.py", "broken on purpose")
+    assert error.startswith(f"snippets/layers.py:{line}: section 'sequential' raised ValueError")
 
 
 def test_a_snippet_with_a_syntax_error(project_copy):
-    snippet = project_copy / "snippets" / "layers.py"
-    edit(snippet, "net = nn.Sequential(nn.Linear(20, 256)", "net = nn.Sequential(nn.Linear(20, 256)))")
-    with pytest.raises(SnippetError) as error:
-        output_differences(snippet)
-    line = line_of(snippet, "net = nn.Sequential(nn.Linear(20, 256)))")
-    assert str(error.value).startswith(f"snippets/layers.py:{line}: syntax error in section 'sequential'")
+    error = error_of_changed_layers(project_copy, "net = nn.Sequential(nn.Linear(20, 256)",
+                                    "net = nn.Sequential(nn.Linear(20, 256)))")
+    line = line_of(project_copy / "snippets" / "layers.py", "net = nn.Sequential(nn.Linear(20, 256)))")
+    assert error.startswith(f"snippets/layers.py:{line}: syntax error in section 'sequential'")
 
 
 def test_a_section_that_ends_with_a_value_its_notebook_would_display(project_copy):
-    snippet = project_copy / "snippets" / "layers.py"
-    edit(snippet, "print(net(X).shape)\n", "print(net(X).shape)\nnet(X).shape  # displayed by accident\n")
-    with pytest.raises(SnippetError) as error:
-        output_differences(snippet)
-    line = line_of(snippet, "displayed by accident")
-    assert str(error.value).startswith(
+    error = error_of_changed_layers(project_copy, "print(net(X).shape)\n",
+                                    "print(net(X).shape)\nnet(X).shape  # displayed by accident\n")
+    line = line_of(project_copy / "snippets" / "layers.py", "displayed by accident")
+    assert error.startswith(
         f"snippets/layers.py:{line}: section 'sequential' ends with an expression whose value (Size) its notebook "
         "would display")
 
