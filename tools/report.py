@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tools.pages import fences
 from tools.project import COMMITTED_RECORDS, RECORDS, pinned_torch, under
-from tools.results import load
+from tools.results import describe, load
 from tools.snippets import expected_output_file, read_outputs
 
 DEVICES = {"cpu": "CPU", "cuda": "CUDA"}
@@ -26,7 +26,8 @@ TEXT = {
         "other": "{bad} of {total} sections did not print what this page shows",
         "not_pinned": "not the pinned {pinned}",
         "runs": "Recorded runs", "snippets": "Snippets",
-        "device": "Device", "torch": "PyTorch", "cuda": "CUDA", "commit": "Commit", "date": "Date",
+        "device": "Device", "machine": "Machine", "torch": "PyTorch",
+        "stored_by": "Stored outputs printed by", "within_rule": "Numbers within one unit of the last digit", "cuda": "CUDA", "commit": "Commit", "date": "Date",
         "snippet": "Snippet", "page": "Page", "time": "time",
         "pass": ":material-check-circle:{ .status-pass } pass",
         "differs": ":material-alert-circle:{ .status-differs } other output",
@@ -41,7 +42,8 @@ TEXT = {
         "other": "{total} 个代码段中有 {bad} 个的输出与本页不符",
         "not_pinned": "并非固定版本 {pinned}",
         "runs": "运行记录", "snippets": "代码片段",
-        "device": "设备", "torch": "PyTorch", "cuda": "CUDA", "commit": "提交", "date": "日期",
+        "device": "设备", "machine": "机器", "torch": "PyTorch",
+        "stored_by": "所存输出的打印者", "within_rule": "末位相差不超过 1 的数", "cuda": "CUDA", "commit": "提交", "date": "日期",
         "snippet": "代码片段", "page": "页面", "time": "耗时",
         "pass": ":material-check-circle:{ .status-pass } 通过",
         "differs": ":material-alert-circle:{ .status-differs } 输出不同",
@@ -94,8 +96,7 @@ def run_line(snippet: Path, root: Path, lang: str) -> str:
         release = run["torch"]
         if release.split("+")[0] != pinned_torch(root):
             release += f" ({t['not_pinned'].format(pinned=pinned_torch(root))})"
-        name = f" · {run['device_name']}" if device != "cpu" else ""
-        parts.append(f"{label}{name} · torch {release} · {run['date'][:10]}")
+        parts.append(f"{label} · {run['device_name']} · torch {release} · {run['date'][:10]}")
     return f"{t['outputs']}: " + " | ".join(parts) + f" · [{t['report']}](test-report.md)"
 
 
@@ -105,9 +106,11 @@ def report_tables(root: Path, lang: str) -> str:
     runs = records(root)
     out = [f"## {t['runs']} {{ #recorded-runs }}", "", "| | " + " | ".join(DEVICES.values()) + " |", "|---|---|---|"]
     missing = {"cpu": t["not_built"], "cuda": t["not_recorded"]}
-    fields = [("device", lambda r: r["device_name"]), ("torch", lambda r: r["torch"]),
+    fields = [("device", lambda r: r["device_name"]), ("machine", describe), ("torch", lambda r: r["torch"]),
               ("cuda", lambda r: r["cuda"] or "—"), ("commit", lambda r: f"`{(r['commit'] or '?')[:12]}`"),
-              ("date", lambda r: r["date"][:10])]
+              ("date", lambda r: r["date"][:10]),
+              ("stored_by", lambda r: "<br>".join(sorted({v or "—" for v in r["outputs_printed_by"].values()}))),
+              ("within_rule", lambda r: str(sum(row["within_rule"] for row in r["snippets"])))]
     for key, value in fields:
         out.append(f"| {t[key]} | " + " | ".join(value(r) if r else missing[d] for d, r in runs.items()) + " |")
     out += ["", f"## {t['snippets']} {{ #snippets }}", ""]

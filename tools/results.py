@@ -3,8 +3,9 @@
 `python -m tools.results record [DIR] [--outputs DIR2]` runs every snippet file and writes
 `DIR/<device>.json` (cpu, cuda or mps; DIR defaults to build/results/), in the format of
 results/README.md, and with --outputs the outputs as `outputs` below writes them. Each
-section is `pass` when it printed exactly the output the site shows for this device, `differs`
-when it printed something else, `fail` when it raised, `not run` after a failure.
+section is `pass` when it printed the output the site shows for this device (by the outputs
+rule of tools/compare.py: numbers within one unit in their last digit), `differs` when it
+printed something else, `fail` when it raised, `not run` after a failure.
 The build records the CPU run that the site's test report and run lines show.
 
 `python -m tools.results outputs [PAGE ...] [--to DIR]` is the one writer of stored outputs:
@@ -22,20 +23,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tools.compare import compare
 from tools.project import RECORDS, ROOT
 from tools.snippets import (
+    PRINTED_BY,
     SnippetError,
     current_device,
     expected_output_file,
     format_outputs,
     output_file,
     parse_sections,
+    printed_by,
     read_outputs,
     snippet_files,
     timed_run,
 )
 
-FORMAT = 2
+FORMAT = 3
 STATUSES = ("pass", "differs", "fail", "not run")
 
 
@@ -52,6 +56,22 @@ def device_name(device: str) -> str:
     return platform.processor() or platform.machine()
 
 
+def machine(device: str) -> dict:
+    """What printed a run: the device's name, the architecture, the vector code torch chose on
+    a CPU (ATen's CPU capability) and torch's thread count."""
+    import torch
+
+    return {"name": device_name(device), "arch": platform.machine(),
+            "capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
+
+
+def describe(run: dict) -> str:
+    """One line for a run's machine and software: 'AMD EPYC (x86_64, AVX512, 2 threads), torch 2.13.0+cpu, Python 3.11.7'."""
+    m = run["machine"]
+    threads = f"{m['threads']} thread{'s' if m['threads'] != 1 else ''}"
+    return f"{m['name']} ({m['arch']}, {m['capability']}, {threads}), torch {run['torch']}, Python {run['python']}"
+
+
 def commit(root: Path) -> str | None:
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
@@ -66,7 +86,7 @@ def record(root: Path = ROOT, snippets: list[Path] | None = None) -> dict:
     import torch
 
     device = current_device()
-    rows = []
+    rows, stored_by = [], {}
     for snippet in snippets or snippet_files(root):
         sections, printed, seconds, failed, error = [None], {}, {}, None, None
         try:
@@ -79,26 +99,30 @@ def record(root: Path = ROOT, snippets: list[Path] | None = None) -> dict:
         except SnippetError as broken:
             shown, error = {}, error or str(broken)
         for section in sections:
+            within_rule = 0
             if section in printed:
-                same = printed[section].rstrip() == shown.get(section, "").rstrip()
-                status = "pass" if same else "differs"
+                comparison = compare(shown.get(section, ""), printed[section])
+                status, within_rule = ("pass" if comparison.same else "differs"), len(comparison.moved)
             else:
                 status = "fail" if section == failed else "not run"
             rows.append({
                 "snippet": f"snippets/{snippet.name}", "section": section, "status": status,
                 "seconds": round(seconds.get(section, 0.0), 4), "output": printed.get(section, ""),
-                "error": error if status == "fail" else None,
+                "within_rule": within_rule, "error": error if status == "fail" else None,
             })
+        stored_by[f"snippets/{snippet.name}"] = printed_by(expected_output_file(snippet, device))
     return {
         "format": FORMAT,
         "device": device,
         "device_name": device_name(device),
+        "machine": machine(device),
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "python": platform.python_version(),
         "commit": commit(root),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "snippets": rows,
+        "outputs_printed_by": stored_by,
     }
 
 
@@ -120,13 +144,13 @@ def write_outputs(run: dict, outputs_dir: Path, root: Path = ROOT) -> list[Path]
     written = []
     for name, printed in by_file.items():
         snippet = root / name
-        text = format_outputs(printed)
         target = outputs_dir / run["device"] / output_file(snippet).name
-        if run["device"] != "cpu" and text == format_outputs(read_outputs(output_file(snippet, "cpu"))):
+        cpu = read_outputs(output_file(snippet, "cpu"))
+        if run["device"] != "cpu" and all(compare(cpu.get(s, ""), text).same for s, text in printed.items()):
             target.unlink(missing_ok=True)  # the CPU's file stands for it (expected_output_file)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        target.write_text(f"{PRINTED_BY}{describe(run)}\n\n{format_outputs(printed)}", encoding="utf-8")
         written.append(target)
     return written
 

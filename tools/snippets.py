@@ -117,13 +117,16 @@ def timed_run(path: Path) -> tuple[dict[str, str], dict, dict[str, float]]:
 _RUNS: dict[tuple[str, str], tuple[dict[str, str], dict, dict[str, float]]] = {}
 
 
-def _run(path: Path, text: str) -> tuple[dict[str, str], dict, dict[str, float]]:
+def _run(path: Path, text: str, around=lambda section: contextlib.nullcontext(), transform=None
+         ) -> tuple[dict[str, str], dict, dict[str, float]]:
+    """`around(section)`: the context a section runs in; `transform`: an ast.NodeTransformer for
+    its code (tools/rounding.py perturbs the arithmetic, and prints more digits)."""
     sections = parse_sections(path)
     compiled = []
     for section in sections:  # compile everything first: a syntax error stops before any run
         padded = "\n" * (section.first_line - 1) + section.code  # keep the file's line numbers
         try:
-            compiled.append(_compile(padded, str(path)))
+            compiled.append(_compile(padded, str(path), transform))
         except SyntaxError as error:
             raise SnippetError(
                 f"{_rel(path)}:{error.lineno}: syntax error in section '{section.name}': {error.msg}\n"
@@ -140,7 +143,7 @@ def _run(path: Path, text: str) -> tuple[dict[str, str], dict, dict[str, float]]
             start = time.perf_counter()
             body, last, line = code
             try:
-                with contextlib.redirect_stdout(buffer), running_as_main(module):
+                with contextlib.redirect_stdout(buffer), running_as_main(module), around(section):
                     exec(body, namespace)
                     value = eval(last, namespace) if last else None
             except Exception as error:
@@ -156,10 +159,12 @@ def _run(path: Path, text: str) -> tuple[dict[str, str], dict, dict[str, float]]
     return outputs, namespace, seconds
 
 
-def _compile(code: str, filename: str) -> tuple[types.CodeType, types.CodeType | None, int | None]:
+def _compile(code: str, filename: str, transform=None) -> tuple[types.CodeType, types.CodeType | None, int | None]:
     """The code, and apart from it its last statement (with its line) when that is an expression:
     as in Jupyter, whose value is what a notebook displays under the cell."""
     tree = ast.parse(code, filename)
+    if transform:
+        tree = ast.fix_missing_locations(transform.visit(tree))
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     body = compile(tree, filename, "exec", dont_inherit=True)
     if last is None:
@@ -212,10 +217,25 @@ def format_outputs(outputs: dict[str, str]) -> str:
 def read_outputs(path: Path) -> dict[str, str]:
     """The outputs stored in a file (none if it does not exist): the inverse of format_outputs.
     A broken marker is an error naming the file and line."""
+    return {name: text for name, (_, text) in stored_sections(path).items()}
+
+
+def stored_sections(path: Path) -> dict[str, tuple[int, str]]:
+    """Each section of a stored outputs file: (the line of its start marker, its text)."""
     if not path.exists():
         return {}
-    sections = _split(path.read_text(encoding="utf-8"), _rel(path), lambda line: not line.strip(), "text")
-    return {name: "\n".join(lines) + "\n" for name, _, lines in sections}
+    sections = _split(path.read_text(encoding="utf-8"), _rel(path),
+                      lambda line: not line.strip() or line.startswith(PRINTED_BY), "text")
+    return {name: (first - 1, "\n".join(lines) + "\n") for name, first, lines in sections}
+
+
+PRINTED_BY = "# printed by: "  # the first line of a stored outputs file: the machine that printed it
+
+
+def printed_by(path: Path) -> str | None:
+    """The machine, torch and Python that printed a stored outputs file (tools/results.py)."""
+    first = path.read_text(encoding="utf-8").partition("\n")[0] if path.exists() else ""
+    return first.removeprefix(PRINTED_BY) if first.startswith(PRINTED_BY) else None
 
 
 def snippet_files(root: Path = ROOT) -> list[Path]:
@@ -254,19 +274,24 @@ def _rel(path: Path) -> str:
 
 
 def output_differences(snippet: Path, device: str | None = None) -> list[str]:
-    """Run a snippet file and compare what it printed with the outputs stored for this device."""
+    """Run a snippet file and compare what it printed with the outputs stored for this device,
+    by the outputs rule (tools/compare.py): for each section beyond the rule, the lines that
+    break it (file:line [section]: why) and the diff of the stored and the printed text."""
+    from tools.compare import compare
+
     new = {name: text for name, text in run_file(snippet).items() if text.strip()}
     stored_path = expected_output_file(snippet, device or current_device())
-    old = read_outputs(stored_path)
-    if format_outputs(new) == format_outputs(old):
-        return []
+    old = stored_sections(stored_path)
     problems = []
     for name in sorted(set(new) | set(old), key=lambda n: (n not in new, n)):
-        if new.get(name) != old.get(name):
-            diff = difflib.unified_diff(
-                (old.get(name) or "").splitlines(), (new.get(name) or "").splitlines(),
-                f"stored: {_rel(stored_path)} [{name}]", f"printed now: {_rel(snippet)} [{name}]",
-                lineterm="",
-            )
-            problems.append("\n".join(diff))
+        start, stored = old.get(name, (0, ""))
+        result = compare(stored, new.get(name, ""))
+        if result.same:
+            continue
+        reasons = [f"{_rel(stored_path)}:{start + line} [{name}]: {why}" for line, why in result.problems]
+        diff = difflib.unified_diff(
+            stored.splitlines(), (new.get(name) or "").splitlines(),
+            f"stored: {_rel(stored_path)} [{name}]", f"printed now: {_rel(snippet)} [{name}]", lineterm="",
+        )
+        problems.append("\n".join([*reasons, *diff]))
     return problems
