@@ -16,7 +16,7 @@ from conftest import copy_project
 
 from tools.build import BuildError, build
 from tools.comments import problems as comment_problems
-from tools.glossary import terminology_problems
+from tools.glossary import number_problems, terminology_problems
 from tools.links import problems as link_problems
 from tools.mistakes import problems as mistake_problems
 from tools.mkdocs_hooks import _stale_translation_notice
@@ -297,6 +297,16 @@ def test_a_ruled_out_term_in_a_common_mistake_or_a_glossary_definition(project_c
         f"docs/glossary.yml:{line_of(glossary, 'zh_def: BatchNorm')}: uses 'BatchNorm'; the glossary's term for "
         "'batch normalization' is '批量规范化' (docs/glossary.yml)",
     ]
+
+
+def test_a_chinese_number_written_another_way(project_copy):
+    page = project_copy / "docs" / "zh" / "layers.md"
+    page.write_text(page.read_text(encoding="utf-8") + "\n共 7,946 个参数，16384 个权重；"
+                    "1,024,000 字节、7946 个参数、`16384` 和 #150915 都没问题。\n", encoding="utf-8")
+    line, rule = line_of(page, "共 7,946"), ("Chinese text writes a number of up to four digits without a separator "
+                                            "(7946) and a longer one with commas (16,384)")
+    assert number_problems(project_copy) == [f"docs/zh/layers.md:{line}: writes '7,946'; {rule}",
+                                             f"docs/zh/layers.md:{line}: writes '16384'; {rule}"]
 
 
 # ----------------------------------------------------------------------------------------------

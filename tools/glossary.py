@@ -1,4 +1,5 @@
-"""The glossary (docs/glossary.yml): its page in each language, and the terminology check."""
+"""The glossary (docs/glossary.yml): its page in each language; the checks of the Chinese text: its
+terms, and how it writes numbers."""
 
 from __future__ import annotations
 
@@ -36,11 +37,11 @@ def title(page: Path) -> str:
     return re.sub(r"\s*\{[^}]*\}\s*$", "", first[2:]).strip()
 
 
-def chinese_texts(root: Path = ROOT) -> list[tuple[Path, int, str]]:
+def chinese_texts(root: Path = ROOT, comments: bool = True) -> list[tuple[Path, int, str]]:
     """The Chinese a reader sees, as (file, number of its first line, text): each run of prose
     lines of a Chinese page (a paragraph may break a term over two lines), each Chinese code
-    comment, and each Chinese field of the common mistakes and of
-    the glossary's own definitions."""
+    comment (unless `comments` is False), and each Chinese field of the common mistakes and of
+    the glossary."""
     texts = []
     for page in pages("zh", root):
         front = FRONT_MATTER.match(page.read_text(encoding="utf-8"))
@@ -52,9 +53,10 @@ def chinese_texts(root: Path = ROOT) -> list[tuple[Path, int, str]]:
                 run = []
             if number > skip:
                 run.append((number, line))
-    for snippet in snippet_files(root):
-        table = translation_file(snippet, "zh")
-        texts += [(table, line, text) for text, line in load(snippet, "zh").values()]
+    if comments:
+        for snippet in snippet_files(root):
+            table = translation_file(snippet, "zh")
+            texts += [(table, line, text) for text, line in load(snippet, "zh").values()]
     for path, keys in ((root / "docs" / "mistakes.yml", {"zh"}), (root / "docs" / "glossary.yml", {"zh", "zh_def"})):
         texts += _yaml_fields(path, keys)
     return texts
@@ -121,3 +123,21 @@ def terminology_problems(root: Path = ROOT) -> list[str]:
         problems += [problem for _, problem in found if problem not in problems]  # in the order of the text
     return problems
 
+
+# Four digits or fewer without a separator, more with commas (7946, 16,384): issue numbers
+# (#150915, …/issues/150915) and identifiers (CVE-2025-32434, 59986f95b60b) are no numbers.
+GROUPED_FOUR = re.compile(r"(?<![A-Za-z0-9_.,#/:-])[0-9],[0-9]{3}(?![A-Za-z0-9_,]|\.[0-9])")
+UNGROUPED_LONG = re.compile(r"(?<![A-Za-z0-9_.,#/:-])[0-9]{5,}(?![A-Za-z0-9_]|[.,][0-9])")
+
+
+def number_problems(root: Path = ROOT) -> list[str]:
+    """Numbers in Chinese prose, the common mistakes and the glossary written against the site's one
+    rule: up to four digits without a separator (7946), more digits grouped by commas (16,384)."""
+    problems = []
+    for path, first, text in chinese_texts(root, comments=False):  # comments hold code: range(10000)
+        found = sorted((match.start(), f"{path.relative_to(root)}:{_line(first, text, match)}: writes "
+                        f"'{match.group()}'; Chinese text writes a number of up to four digits without a separator "
+                        "(7946) and a longer one with commas (16,384)")
+                       for pattern in (GROUPED_FOUR, UNGROUPED_LONG) for match in _outside_code(pattern, text))
+        problems += [problem for _, problem in found]
+    return problems
