@@ -11,11 +11,12 @@ import sys
 from types import SimpleNamespace
 
 import pytest
+import yaml
 from conftest import copy_project
 
 from tools.build import BuildError, build
 from tools.comments import problems as comment_problems
-from tools.glossary import terminology_problems
+from tools.glossary import number_problems, terminology_problems
 from tools.links import problems as link_problems
 from tools.mistakes import problems as mistake_problems
 from tools.mkdocs_hooks import _stale_translation_notice
@@ -250,6 +251,62 @@ def test_a_chinese_page_with_a_term_the_glossary_rules_out(project_copy):
         f"docs/zh/lazy-initialization.md:{line}: uses '惰性初始化'; the glossary's term for "
         "'lazy (deferred) initialization' is '延后初始化' (docs/glossary.yml)"
     ]
+
+
+def test_every_rendering_the_glossary_rules_out_is_caught_on_a_page(project_copy):
+    page = project_copy / "docs" / "zh" / "lazy-initialization.md"
+    ruled_out = [(term, wrong) for term in yaml.safe_load((project_copy / "docs" / "glossary.yml").read_text("utf-8"))
+                 for wrong in term.get("avoid", [])]
+    first = len(page.read_text(encoding="utf-8").splitlines()) + 2
+    lines = "".join(f"这一行写了{wrong}。\n" for _, wrong in ruled_out)
+    page.write_text(page.read_text(encoding="utf-8") + "\n" + lines, encoding="utf-8")
+    problems = terminology_problems(project_copy)
+    for line, (term, wrong) in enumerate(ruled_out, first):
+        assert (f"docs/zh/lazy-initialization.md:{line}: uses '{wrong}'; the glossary's term for '{term['en']}' is "
+                f"'{term['zh']}' (docs/glossary.yml)") in problems
+    assert all(int(problem.split(":")[1]) >= first for problem in problems), problems
+
+
+def test_a_ruled_out_term_broken_over_two_lines_or_around_code(project_copy):
+    page = project_copy / "docs" / "zh" / "layers.md"
+    page.write_text(page.read_text(encoding="utf-8") + (
+        "\n离开 `with`\n块时，钩子被移除；在 `with torch.device(\"meta\")` 块里也一样。\n"
+        "`nn.BatchNorm1d`、nn.BatchNorm2d 和 LazyBatchNorm3d 是类名，不算；它们是 BatchNorm 的缓冲区\n"  # names pass
+        "和汇\n总表里的主\n体。\n"), encoding="utf-8")
+    lines = {text: line_of(page, text) for text in ("离开 `with`", "块里也一样", "的缓冲区", "和汇", "总表里的主")}
+    term = "the glossary's term for"
+    assert terminology_problems(project_copy) == [
+        f"docs/zh/layers.md:{lines['离开 `with`']}: uses '`with` 块'; {term} '`with` block' is '`with` 代码块' "
+        "(docs/glossary.yml)",
+        f"docs/zh/layers.md:{lines['块里也一样']}: uses '`with` 块'; {term} '`with` block' is '`with` 代码块' "
+        "(docs/glossary.yml)",
+        f"docs/zh/layers.md:{lines['的缓冲区']}: uses 'BatchNorm'; {term} 'batch normalization' is '批量规范化' "
+        "(docs/glossary.yml)",
+        f"docs/zh/layers.md:{lines['总表里的主']}: uses '主体'; {term} 'body (backbone)' is '主干' (docs/glossary.yml)",
+    ]
+
+
+def test_a_ruled_out_term_in_a_common_mistake_or_a_glossary_definition(project_copy):
+    mistakes, glossary = project_copy / "docs" / "mistakes.yml", project_copy / "docs" / "glossary.yml"
+    edit(mistakes, "    zh: 用 torchsummary 生成汇总表", "    zh: 用 torchsummary 生成摘要")
+    edit(mistakes, "    en: Summaries with torchsummary", "    en: BatchNorm summaries with torchsummary")  # English
+    edit(glossary, "  zh_def: 批量规范化层在训练模式下更新", "  zh_def: BatchNorm 在训练模式下更新")
+    assert terminology_problems(project_copy) == [
+        f"docs/mistakes.yml:{line_of(mistakes, '生成摘要')}: uses '摘要'; the glossary's term for 'summary table' is "
+        "'汇总表' (docs/glossary.yml)",
+        f"docs/glossary.yml:{line_of(glossary, 'zh_def: BatchNorm')}: uses 'BatchNorm'; the glossary's term for "
+        "'batch normalization' is '批量规范化' (docs/glossary.yml)",
+    ]
+
+
+def test_a_chinese_number_written_another_way(project_copy):
+    page = project_copy / "docs" / "zh" / "layers.md"
+    page.write_text(page.read_text(encoding="utf-8") + "\n共 7,946 个参数，16384 个权重；"
+                    "1,024,000 字节、7946 个参数、`16384` 和 #150915 都没问题。\n", encoding="utf-8")
+    line, rule = line_of(page, "共 7,946"), ("Chinese text writes a number of up to four digits without a separator "
+                                            "(7946) and a longer one with commas (16,384)")
+    assert number_problems(project_copy) == [f"docs/zh/layers.md:{line}: writes '7,946'; {rule}",
+                                             f"docs/zh/layers.md:{line}: writes '16384'; {rule}"]
 
 
 # ----------------------------------------------------------------------------------------------

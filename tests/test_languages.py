@@ -1,11 +1,12 @@
 """The languages in step: the same pages, includes, headings and links; the same code, with
-each language's comments; the glossary's terms in Chinese prose and comments."""
+each language's comments; the glossary's terms in Chinese prose and comments, and how the
+Chinese writes numbers."""
 
 import pytest
 
 from tools.comments import code_tokens
 from tools.comments import problems as comment_problems
-from tools.glossary import terminology_problems
+from tools.glossary import number_problems, terminology_problems
 from tools.pages import expand, fences, pages, parity_problems, rel
 from tools.project import ROOT, SOURCE, TRANSLATIONS, docs_dir
 
@@ -22,6 +23,11 @@ def test_every_comment_in_the_code_has_its_translation():
 
 def test_chinese_prose_and_comments_use_the_glossary_terms():
     problems = terminology_problems()
+    assert not problems, "\n".join(problems)
+
+
+def test_chinese_text_writes_numbers_one_way():
+    problems = number_problems()
     assert not problems, "\n".join(problems)
 
 

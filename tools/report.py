@@ -39,7 +39,7 @@ TEXT = {
         "no_gpu_output": "尚未记录这个示例在 GPU 上的运行：GPU 运行经记录和审阅之后，CUDA 输出会显示在这里。",
         "outputs": "输出来自", "report": "测试报告", "not_recorded": "尚无记录",
         "not_built": "本次构建未记录",
-        "other": "{total} 个代码段中有 {bad} 个的输出与本页不符",
+        "other": "{total} 段代码中有 {bad} 段的输出与本页不符",
         "not_pinned": "并非固定版本 {pinned}",
         "runs": "运行记录", "snippets": "代码片段",
         "device": "设备", "machine": "机器", "torch": "PyTorch",
