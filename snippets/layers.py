@@ -256,13 +256,13 @@ print(sum(p.numel() for p in blocks.parameters()), sum(p.numel() for p in heads.
 # --8<-- [end:containers]
 
 # --8<-- [start:forward-hooks]
-net = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 1))
+net = nn.Sequential(nn.Linear(20, 8), nn.ReLU(inplace=True), nn.Linear(8, 1))  # as in torchvision's ResNets
 activations = {}
 
 
 def keep_output(name):
     def hook(module, args, output):  # runs after the module's forward
-        activations[name] = output.detach()  # the values, without the autograd graph
+        activations[name] = output.detach().clone()  # a copy of the values, without the autograd graph
     return hook
 
 
@@ -275,6 +275,23 @@ activations.clear()
 net(X)
 print(activations)  # empty: the hooks are gone
 # --8<-- [end:forward-hooks]
+
+# --8<-- [start:forward-hooks-in-place]
+kept = {}
+
+
+def keep_both(module, args, output):
+    kept["detach()"] = output.detach()  # shares memory with the output
+    kept["detach().clone()"] = output.detach().clone()  # a copy
+
+
+with net[0].register_forward_hook(keep_both):
+    net(X)  # net[1], the in-place ReLU, then overwrites the output of net[0]
+linear_output = net[0](X)  # what net[0] computes
+for how, tensor in kept.items():
+    print(f"{how:17} equals the output of net[0]: {torch.equal(tensor, linear_output)}, "
+          f"has negatives: {bool((tensor < 0).any())}")
+# --8<-- [end:forward-hooks-in-place]
 
 # --8<-- [start:forward-pre-hook]
 def double_input(module, args):  # runs before forward; what it returns replaces the inputs
@@ -505,6 +522,19 @@ stack = ResidualStack(20, 3)
 chain = nn.Sequential(*[m for layer in stack.layers for m in (layer, nn.ReLU())])  # same layers, no skips
 print(stack(X).shape, sum(p.numel() for p in stack.parameters()))
 print(torch.allclose(stack(X), chain(X)))
+
+
+class Residual(nn.Module):  # X + fn(X), for any module fn
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, X):
+        return X + self.fn(X)
+
+
+wrapped = nn.Sequential(*[Residual(nn.Sequential(layer, nn.ReLU())) for layer in stack.layers])  # same layers
+print(torch.equal(wrapped(X), stack(X)))
 # --8<-- [end:exercise-residual-stack]
 
 # --8<-- [start:exercise-compiled-checkpoint]
@@ -513,7 +543,8 @@ checkpoint = {"model": torch.compile(trained, backend="eager").state_dict()}  # 
 # --8<-- [end:exercise-compiled-checkpoint]
 
 # --8<-- [start:exercise-compiled-checkpoint-solution]
-state = {key.removeprefix("_orig_mod."): value for key, value in checkpoint["model"].items()}
+state = checkpoint["model"]
+torch.nn.modules.utils.consume_prefix_in_state_dict_if_present(state, "_orig_mod.")  # in place, metadata too
 restored = FixedHiddenMLP()
 print(restored.load_state_dict(state))
 print(torch.equal(restored(X), trained(X)))

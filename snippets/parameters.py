@@ -145,6 +145,33 @@ optimizer.add_param_group({"params": list(model[0].parameters()), "lr": 0.01})
 print([(group["lr"], len(group["params"])) for group in optimizer.param_groups])
 # --8<-- [end:filter-frozen]
 
+# --8<-- [start:frozen-batchnorm]
+class FineTuner(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5), nn.ReLU())  # pretrained, say
+        self.head = nn.Linear(5, 2)
+        self.body.requires_grad_(False)  # frozen
+
+    def forward(self, X):
+        return self.head(self.body(X))
+
+
+class FrozenBodyFineTuner(FineTuner):
+    def train(self, mode=True):  # model.train() and model.eval() both call it
+        super().train(mode)  # sets the mode of every submodule...
+        self.body.eval()  # ...then puts the frozen body back in evaluation mode
+        return self
+
+
+for model in (FineTuner(), FrozenBodyFineTuner()):
+    running_mean = model.body[1].running_mean.clone()
+    model.train()  # as a training loop does at the start of every epoch
+    model(X)
+    moved = not torch.equal(model.body[1].running_mean, running_mean)
+    print(f"{type(model).__name__:19} body in training mode: {model.body.training}, statistics moved: {moved}")
+# --8<-- [end:frozen-batchnorm]
+
 # --8<-- [start:param-groups]
 class Classifier(nn.Module):
     def __init__(self):
@@ -296,13 +323,49 @@ print([name for name, _ in pair.named_parameters()], list(pair.state_dict()))
 print(sum(p.numel() for p in pair.parameters()), summary(pair, input_data=X, verbose=0).total_params)
 # --8<-- [end:tied-weight-two-layers]
 
+# --8<-- [start:tied-after-to-empty]
+class TiedPair(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first, self.second = nn.Linear(4, 4), nn.Linear(4, 4)
+        self.tie_weights()
+
+    def tie_weights(self):  # call it again after anything that makes new parameter objects
+        self.second.weight = self.first.weight
+
+    def forward(self, X):
+        return self.second(torch.relu(self.first(X)))
+
+
+def report(when, model):
+    tied = model.second.weight is model.first.weight
+    print(f"{when:20} tied: {tied}, parameters: {sum(p.numel() for p in model.parameters())}")
+
+
+with torch.device("meta"):
+    model = TiedPair()  # shapes only, no memory: how a large model is built
+report("on the meta device", model)
+model = model.to_empty(device="cpu")  # memory for each module's parameters: new Parameter objects
+report("after to_empty", model)
+model.tie_weights()  # tie again, then initialize or load, then build the optimizer
+report("after tie_weights()", model)
+with torch.device("meta"):
+    model = TiedPair()
+model.load_state_dict(TiedPair().state_dict(), assign=True)  # the state dict's tensors become the parameters
+report("after assign=True", model)
+# --8<-- [end:tied-after-to-empty]
+
 # --8<-- [start:functional-call]
+def unchanged(module, before):  # compares the whole state dict: parameters and buffers
+    return all(torch.equal(before[name], t) for name, t in module.state_dict().items())
+
+
 torch.manual_seed(1)
 noisy = {name: p.detach() + 0.01 * torch.randn_like(p) for name, p in net.named_parameters()}  # perturbed copy
 before = copy.deepcopy(net.state_dict())
 out = functional_call(net, noisy, (X,))  # net's forward, with noisy's tensors as its parameters
 print(round((out - net(X)).abs().max().item(), 4))
-print(all(torch.equal(before[name], p) for name, p in net.named_parameters()))  # net itself is unchanged
+print(unchanged(net, before))
 # --8<-- [end:functional-call]
 
 # --8<-- [start:functional-call-gradients]
@@ -310,6 +373,20 @@ trial = {name: p.detach().clone().requires_grad_() for name, p in net.named_para
 functional_call(net, trial, (X,)).sum().backward()
 print(trial["0.weight"].grad is None, net[0].weight.grad is None)  # the gradients go to trial's tensors
 # --8<-- [end:functional-call-gradients]
+
+# --8<-- [start:functional-call-buffers]
+weights = {name: p.detach().clone() for name, p in normed.named_parameters()}
+before = copy.deepcopy(normed.state_dict())
+functional_call(normed, weights, (X,))  # normed is in training mode, as every new module is
+print("parameters only:   ", unchanged(normed, before), normed[1].num_batches_tracked.item())
+normed.load_state_dict(before)  # put the real statistics back
+buffers = {name: b.clone() for name, b in normed.named_buffers()}
+functional_call(normed, {**weights, **buffers}, (X,))  # the updates go to the dict's copies
+print("buffers passed too:", unchanged(normed, before), buffers["1.num_batches_tracked"].item())
+normed.eval()
+functional_call(normed, weights, (X,))  # evaluation mode: BatchNorm only reads its statistics
+print("in eval():         ", unchanged(normed, before))
+# --8<-- [end:functional-call-buffers]
 
 # --8<-- [start:functional-call-strict]
 typo = dict(noisy)
@@ -457,6 +534,9 @@ class TinyLM(nn.Module):
         self.embed = nn.Embedding(vocab, dim)
         self.hidden = nn.Linear(dim, dim)
         self.out = nn.Linear(dim, vocab, bias=False)
+        self.tie_weights()
+
+    def tie_weights(self):
         self.out.weight = self.embed.weight  # tie the output layer to the embedding
 
     def forward(self, tokens):

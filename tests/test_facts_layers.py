@@ -111,6 +111,15 @@ def test_forward_skips_global_module_hooks_for_net_only():
     assert seen == [net[0], net[1], net[2]]
 
 
+def test_forward_skips_the_call_that_module_compile_installs():
+    net, counter = ns["FixedHiddenMLP"](), CompileCounter()
+    net.compile(backend=counter)
+    net.forward(ns["X"])
+    assert counter.frame_count == 0  # ran uncompiled
+    net(ns["X"])
+    assert counter.frame_count > 0
+
+
 def test_page_run_prints_net_hook_once_and_net0_hook_twice():
     text = outputs["call-not-forward"]
     called, forwarded = text.split("net.forward(X):")
@@ -477,6 +486,17 @@ def test_named_modules_is_a_generator_over_the_live_dictionaries():
     assert [type(m).__name__ for _, m in walk] == ["ReLU", "GELU"]
 
 
+def test_a_named_modules_walk_does_not_go_into_a_module_swapped_in_where_it_is():
+    model = nn.Sequential(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), nn.ReLU())
+    seen = []
+    for name, module in model.named_modules():
+        seen.append((name, type(module).__name__))
+        if name == "0":
+            model.set_submodule("0", nn.Sequential(nn.Tanh()))  # swapped in where the walk is
+    assert seen == [("", "Sequential"), ("0", "Sequential"), ("0.0", "Linear"), ("0.1", "ReLU"), ("1", "ReLU")]
+    assert isinstance(model[0][0], nn.Tanh)  # the swap happened; the walk went on into the old module
+
+
 def test_a_loop_over_named_modules_that_adds_a_submodule_stops_and_one_over_a_list_does_not():
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
     with pytest.raises(RuntimeError, match="dictionary changed size during iteration"):
@@ -584,6 +604,60 @@ def test_an_output_carries_its_graph_and_detach_drops_it():
     assert output.grad_fn is not None and output.detach().grad_fn is None
 
 
+def test_page_hook_keeps_a_clone_of_the_output():
+    hooked = nn.Sequential(nn.Linear(20, 8), nn.ReLU(inplace=True), nn.Linear(8, 1))
+    seen = {}
+    hooked[0].register_forward_hook(lambda module, args, output: seen.update(output=output))
+    hooked[0].register_forward_hook(ns["keep_output"]("0"))
+    hooked(ns["X"])
+    kept = ns["activations"]["0"]
+    assert kept.data_ptr() != seen["output"].data_ptr() and kept.grad_fn is None
+    assert torch.equal(kept, hooked[0](ns["X"]))  # the linear layer's output, not the ReLU's
+    ns["activations"].clear()
+
+
+def test_detach_shares_memory_and_a_later_in_place_relu_overwrites_what_it_kept():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(20, 8), nn.ReLU(inplace=True), nn.Linear(8, 1))
+    kept = {}
+
+    def hook(module, args, output):
+        kept["view"], kept["copy"] = output.detach(), output.detach().clone()
+
+    net[0].register_forward_hook(hook)
+    net(torch.randn(4, 20))
+    assert kept["view"].data_ptr() != kept["copy"].data_ptr()
+    assert (kept["copy"] < 0).any() and not (kept["view"] < 0).any()
+    assert torch.equal(kept["view"], torch.relu(kept["copy"]))  # the ReLU's output under the linear layer's name
+
+
+def test_an_in_place_addition_in_a_residual_block_overwrites_what_detach_kept():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(4, 4)
+
+        def forward(self, X):
+            out = self.linear(X)
+            out += X  # as torchvision's BasicBlock does: out += identity
+            return out
+
+    block, kept = Block(), {}
+    block.linear.register_forward_hook(lambda m, a, output: kept.update(view=output.detach(),
+                                                                        copy=output.detach().clone()))
+    X = torch.ones(2, 4)
+    block(X)
+    assert torch.equal(kept["view"], kept["copy"] + X) and not torch.equal(kept["view"], kept["copy"])
+
+
+def test_page_forward_hooks_in_place_output():
+    assert outputs["forward-hooks-in-place"].splitlines() == [
+        "detach()          equals the output of net[0]: False, has negatives: False",
+        "detach().clone()  equals the output of net[0]: True, has negatives: True",
+    ]
+    assert ns["kept"]["detach()"].min() >= 0 and ns["kept"]["detach().clone()"].min() < 0
+
+
 def test_registering_a_function_again_adds_a_second_hook():
     layer, calls = nn.Linear(2, 2), []
 
@@ -670,6 +744,20 @@ def test_page_dropout_output_has_only_zeros_and_twos():
 def test_dropout_in_evaluation_mode_is_the_identity():
     X = torch.randn(1000)
     assert torch.equal(nn.Dropout(p=0.5).eval()(X), X)
+
+
+def test_an_inference_tensor_cannot_be_saved_for_backward_and_a_no_grad_tensor_can():
+    net, head = ns["MLP"](), nn.Linear(10, 1)
+    with torch.inference_mode():
+        features = net(ns["X"])
+    with pytest.raises(RuntimeError, match="Inference tensors cannot be saved for backward"):
+        head(features).sum().backward()
+    with pytest.raises(RuntimeError, match="Inference tensors do not track version counter"):
+        features._version  # noqa: B018
+    with torch.no_grad():
+        features = net(ns["X"])
+    head(features).sum().backward()
+    assert head.weight.grad is not None and features._version == 0
 
 
 def test_eval_keeps_autograd_and_inference_mode_or_no_grad_turn_it_off():
@@ -899,18 +987,48 @@ def test_exercise_residual_stack():
     for layer in stack.layers:
         Y = Y + torch.relu(layer(Y))
     assert torch.equal(stack(ns["X"]), Y)
-    assert outputs["exercise-residual-stack"].splitlines() == ["torch.Size([2, 20]) 1260", "False"]
+    assert outputs["exercise-residual-stack"].splitlines() == ["torch.Size([2, 20]) 1260", "False", "True"]
+
+
+def test_residual_blocks_compose_inside_a_sequential():
+    stack = ns["ResidualStack"](20, 2)
+    wrapped = nn.Sequential(*[ns["Residual"](nn.Sequential(layer, nn.ReLU())) for layer in stack.layers])
+    assert isinstance(wrapped, nn.Sequential) and all(isinstance(m, ns["Residual"]) for m in wrapped)
+    assert torch.equal(wrapped(ns["X"]), stack(ns["X"]))
+    assert sum(p.numel() for p in wrapped.parameters()) == sum(p.numel() for p in stack.parameters())
+
+
+def compiled_state_dict(module):
+    return torch.compile(module, backend="eager").state_dict()
 
 
 def test_exercise_compiled_checkpoint():
-    assert all(key.startswith("_orig_mod.") for key in ns["checkpoint"]["model"])
+    assert all(key.startswith("_orig_mod.") for key in compiled_state_dict(ns["FixedHiddenMLP"]()))
+    assert list(ns["checkpoint"]["model"]) == list(ns["FixedHiddenMLP"]().state_dict())  # stripped in place
     assert outputs["exercise-compiled-checkpoint-solution"].splitlines() == ["<All keys matched successfully>", "True"]
+
+
+def test_consume_prefix_renames_the_metadata_too_and_a_new_dict_loses_it():
+    state = compiled_state_dict(nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)))
+    rebuilt = {key.removeprefix("_orig_mod."): value for key, value in state.items()}
+    assert not hasattr(rebuilt, "_metadata")
+    torch.nn.modules.utils.consume_prefix_in_state_dict_if_present(state, "_orig_mod.")
+    assert list(state) == list(rebuilt) and state._metadata["1"]["version"] == nn.BatchNorm1d._version == 2
+
+
+def test_batchnorm_converts_a_checkpoint_without_metadata_as_an_old_one():
+    state = nn.BatchNorm1d(3).state_dict()
+    del state["num_batches_tracked"]
+    with pytest.raises(RuntimeError, match="num_batches_tracked"):
+        nn.BatchNorm1d(3).load_state_dict(state)  # version 2 in the metadata: a missing key is an error
+    plain = dict(state)  # no metadata: treated as a checkpoint from before the counter existed
+    assert not nn.BatchNorm1d(3).load_state_dict(plain).missing_keys
 
 
 def test_strict_false_loads_nothing_from_a_compiled_state_dict_and_only_reports_it():
     fresh = ns["FixedHiddenMLP"]()
     before = {key: value.clone() for key, value in fresh.state_dict().items()}
-    result = fresh.load_state_dict(ns["checkpoint"]["model"], strict=False)
+    result = fresh.load_state_dict(compiled_state_dict(ns["FixedHiddenMLP"]()), strict=False)
     assert all(torch.equal(value, before[key]) for key, value in fresh.state_dict().items())
     assert sorted(result.missing_keys) == sorted(before)
     assert all(key.startswith("_orig_mod.") for key in result.unexpected_keys)

@@ -14,8 +14,18 @@ from tools.snippets import ROOT, run
 
 
 @pytest.fixture(scope="module")
-def ns():
-    return run(ROOT / "snippets" / "parameters.py")[1]
+def ran():
+    return run(ROOT / "snippets" / "parameters.py")
+
+
+@pytest.fixture(scope="module")
+def ns(ran):
+    return ran[1]
+
+
+@pytest.fixture(scope="module")
+def outputs(ran):
+    return ran[0]
 
 
 def test_last_layer_state_dict_has_weight_2x3_and_bias_2(ns):
@@ -355,6 +365,62 @@ def test_a_group_with_lr_zero_is_not_a_freeze(ns):
     assert torch.equal(model[0].weight, weight)
 
 
+def test_requires_grad_false_leaves_batchnorm_statistics_and_dropout_live():
+    torch.manual_seed(0)
+    body = nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5), nn.Dropout(p=0.5))
+    body.requires_grad_(False)
+    assert not any(p.requires_grad for p in body.parameters())
+    before = copy.deepcopy(body.state_dict())
+    out = body(torch.rand(8, 4))
+    assert not torch.equal(body[1].running_mean, before["1.running_mean"])
+    assert not torch.equal(body[1].running_var, before["1.running_var"])
+    assert body[1].num_batches_tracked.item() == 1
+    assert (out == 0).any()  # dropout still zeroes values
+    body.load_state_dict(before)
+    body.eval()
+    X = torch.rand(8, 4)
+    assert torch.equal(body(X), body(X))  # no dropout: the same output twice
+    assert all(torch.equal(before[name], t) for name, t in body.state_dict().items())
+
+
+def test_model_train_puts_a_body_set_to_eval_back_in_training_mode(ns):
+    model = ns["FineTuner"]()
+    model.body.eval()
+    model.train()
+    assert model.body.training and model.body[1].training
+
+
+def test_fine_tuner_body_is_frozen_and_its_statistics_move_in_training_mode(ns):
+    model = ns["FineTuner"]()
+    assert not any(p.requires_grad for p in model.body.parameters())
+    assert all(p.requires_grad for p in model.head.parameters())
+    running_mean = model.body[1].running_mean.clone()
+    model.train()
+    model(ns["X"]).sum().backward()
+    assert all(p.grad is None for p in model.body.parameters())
+    assert not torch.equal(model.body[1].running_mean, running_mean)
+
+
+def test_frozen_body_fine_tuner_keeps_the_body_in_eval_through_train_and_eval(ns):
+    model = ns["FrozenBodyFineTuner"]()
+    before = copy.deepcopy(model.body.state_dict())
+    for mode in (model.train, model.eval, model.train):
+        assert mode() is model
+        assert not any(m.training for m in model.body.modules())
+    assert model.training and model.head.training
+    model(ns["X"]).sum().backward()
+    assert all(p.grad is not None for p in model.head.parameters())
+    assert all(torch.equal(before[name], t) for name, t in model.body.state_dict().items())
+    model.eval()
+    assert not model.training and not model.head.training
+
+
+def test_page_frozen_batchnorm_output(ns, outputs):
+    lines = outputs["frozen-batchnorm"].splitlines()
+    assert lines[0].endswith("body in training mode: True, statistics moved: True")
+    assert lines[1].endswith("body in training mode: False, statistics moved: False")
+
+
 def test_torchinfo_counts_51(ns):
     stats = summary(ns["net"], input_data=ns["X"], verbose=0)
     assert stats.total_params == 51 and stats.trainable_params == 51
@@ -585,6 +651,77 @@ def test_one_parameter_in_two_layers_is_counted_once_by_parameters_and_twice_by_
     assert summary(pair, input_data=ns["X"], verbose=0).total_params == 40
 
 
+def meta_tied_pair(ns):
+    with torch.device("meta"):
+        return ns["TiedPair"]()
+
+
+def count(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_to_empty_unties_a_parameter_shared_by_two_layers_and_tie_weights_ties_it_again(ns):
+    model = meta_tied_pair(ns)
+    assert model.second.weight is model.first.weight and model.first.weight.is_meta and count(model) == 24
+    model = model.to_empty(device="cpu")
+    assert model.second.weight is not model.first.weight and count(model) == 40
+    assert model.second.weight.data_ptr() != model.first.weight.data_ptr()  # two matrices
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)  # built too early
+    model.tie_weights()
+    assert model.second.weight is model.first.weight and count(model) == 24
+    held = [p for group in optimizer.param_groups for p in group["params"]]
+    assert len(held) == 4 and not all(any(p is q for q in model.parameters()) for p in held)  # an orphan
+
+
+def test_load_state_dict_assign_unties_and_a_plain_load_keeps_the_tie(ns):
+    state = ns["TiedPair"]().state_dict()
+    model = meta_tied_pair(ns)
+    model.load_state_dict(state, assign=True)
+    assert model.second.weight is not model.first.weight and count(model) == 40
+    model.tie_weights()
+    assert model.second.weight is model.first.weight and torch.equal(model.first.weight, state["first.weight"])
+    plain = ns["TiedPair"]()
+    state = ns["TiedPair"]().state_dict()  # a fresh one: assign=True marked the first in its _metadata
+    plain.load_state_dict(state)  # copies into the existing parameters
+    assert plain.second.weight is plain.first.weight and torch.equal(plain.first.weight, state["first.weight"])
+
+
+def test_tinylm_gets_40_more_parameters_after_to_empty_until_tied_again(ns):
+    with torch.device("meta"):
+        lm = ns["TinyLM"]()
+    lm = lm.to_empty(device="cpu")
+    assert lm.out.weight is not lm.embed.weight and count(lm) == 60 + 40
+    lm.tie_weights()
+    assert lm.out.weight is lm.embed.weight and count(lm) == 60
+
+
+def test_a_reused_layer_object_stays_shared_after_to_empty_and_assign():
+    with torch.device("meta"):
+        shared = nn.Linear(4, 4)
+        model = nn.Sequential(shared, nn.ReLU(), shared)
+    model = model.to_empty(device="cpu")
+    assert model[0] is model[2] and model[0].weight is model[2].weight
+    with torch.device("meta"):
+        shared = nn.Linear(4, 4)
+        loaded = nn.Sequential(shared, nn.ReLU(), shared)
+    loaded.load_state_dict(model.state_dict(), assign=True)
+    assert loaded[0] is loaded[2] and loaded[0].weight is loaded[2].weight
+
+
+def test_to_dtype_keeps_both_kinds_of_tie(ns):
+    pair = ns["TiedPair"]().to(torch.float64)
+    assert pair.second.weight is pair.first.weight and pair.first.weight.dtype == torch.float64
+    shared = nn.Linear(4, 4)
+    reused = nn.Sequential(shared, nn.ReLU(), shared).to(torch.float64)
+    assert reused[0] is reused[2]
+
+
+def test_page_tied_after_to_empty_output(outputs):
+    lines = outputs["tied-after-to-empty"].splitlines()
+    assert [line.split("tied: ")[1] for line in lines] == [
+        "True, parameters: 24", "False, parameters: 40", "True, parameters: 24", "False, parameters: 40"]
+
+
 def test_one_parameter_in_two_layers_gets_the_sum_of_both_gradients(ns):
     pair = copy.deepcopy(ns["pair"])
     untied = copy.deepcopy(pair)
@@ -610,8 +747,67 @@ def test_functional_call_leaves_the_module_unchanged(ns):
     net, X = copy.deepcopy(ns["net"]), ns["X"]
     before, objects = copy.deepcopy(net.state_dict()), list(net.parameters())
     ns["functional_call"](net, ns["noisy"], (X,))
-    assert all(torch.equal(before[name], p) for name, p in net.named_parameters())
+    assert ns["unchanged"](net, before) and list(net.buffers()) == []  # net has no buffers to change
     assert all(p is q for p, q in zip(net.parameters(), objects))  # the same Parameter objects, put back
+
+
+def test_unchanged_compares_buffers_too(ns):
+    normed = copy.deepcopy(ns["normed"])
+    before = copy.deepcopy(normed.state_dict())
+    assert ns["unchanged"](normed, before)
+    normed[1].num_batches_tracked += 1
+    assert ns["unchanged"](normed, before) is False
+
+
+def batchnorm_model():
+    torch.manual_seed(2)
+    return nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5))
+
+
+def test_functional_call_with_parameters_only_updates_the_modules_own_batchnorm_statistics(ns):
+    model = batchnorm_model()
+    assert model.training  # a new module is in training mode
+    before = copy.deepcopy(model.state_dict())
+    weights = {name: p.detach() + 1 for name, p in model.named_parameters()}
+    ns["functional_call"](model, weights, (ns["X"],))
+    assert all(torch.equal(before[name], p) for name, p in model.named_parameters())  # what a parameter check sees
+    assert not torch.equal(model[1].running_mean, before["1.running_mean"])
+    assert not torch.equal(model[1].running_var, before["1.running_var"])
+    assert model[1].num_batches_tracked.item() == 1
+
+
+def test_functional_call_with_cloned_buffers_updates_the_copies_and_leaves_the_module(ns):
+    model = batchnorm_model()
+    before = copy.deepcopy(model.state_dict())
+    weights = {name: p.detach() + 1 for name, p in model.named_parameters()}
+    buffers = {name: b.clone() for name, b in model.named_buffers()}
+    out = ns["functional_call"](model, {**weights, **buffers}, (ns["X"],))
+    assert ns["unchanged"](model, before)
+    assert buffers["1.num_batches_tracked"].item() == 1
+    assert not torch.equal(buffers["1.running_mean"], before["1.running_mean"])
+    copy_ = copy.deepcopy(model)
+    copy_.load_state_dict(weights, strict=False)
+    assert torch.allclose(out, copy_(ns["X"]))  # training mode: normalized with the batch's statistics
+
+
+def test_functional_call_in_eval_mode_only_reads_the_statistics_and_uses_them(ns):
+    model = batchnorm_model()
+    with torch.no_grad():
+        model[1].running_mean.fill_(3.0)  # statistics far from the batch's
+    before = copy.deepcopy(model.state_dict())
+    weights = {name: p.detach().clone() for name, p in model.named_parameters()}
+    train_out = ns["functional_call"](model, {**weights, **{n: b.clone() for n, b in model.named_buffers()}},
+                                      (ns["X"],))
+    model.eval()
+    eval_out = ns["functional_call"](model, weights, (ns["X"],))
+    assert ns["unchanged"](model, before)
+    assert not torch.allclose(eval_out, train_out)  # normalized with the stored statistics, not the batch's
+
+
+def test_page_functional_call_buffers_output(ns, outputs):
+    assert outputs["functional-call-buffers"].splitlines() == [
+        "parameters only:    False 1", "buffers passed too: True 1", "in eval():          True"]
+    assert not ns["normed"].training  # the snippet left it in evaluation mode
 
 
 def test_functional_call_sends_the_gradients_to_the_dicts_tensors(ns):
@@ -646,6 +842,17 @@ def test_functional_call_ignores_a_misspelt_or_missing_name_unless_strict(ns):
         ns["functional_call"](net, ns["typo"], (X,), strict=True)
 
 
+def test_functional_call_ignores_a_wrong_last_name_but_not_a_wrong_submodule_path(ns):
+    net, X = copy.deepcopy(ns["net"]), ns["X"]
+    expected = net(X)
+    assert torch.equal(ns["functional_call"](net, {"0.weights": torch.zeros(5, 4)}, (X,)), expected)
+    assert not hasattr(net[0], "weights")  # nothing left behind
+    with pytest.raises(AttributeError, match="has no attribute `9`"):
+        ns["functional_call"](net, {"9.weight": torch.zeros(5, 4)}, (X,))  # strict=False, the default
+    assert "strict" in inspect.signature(ns["functional_call"]).parameters
+    assert inspect.signature(ns["functional_call"]).parameters["strict"].default is False
+
+
 def test_functional_call_keeps_tied_parameters_tied(ns):
     pair, X = ns["pair"], ns["X"]
     first, second = pair[0], pair[2]
@@ -660,6 +867,16 @@ def test_functional_call_keeps_tied_parameters_tied(ns):
         ns["functional_call"](pair, {"0.weight": torch.eye(4), "2.weight": torch.eye(4)}, (X,))
     eye = torch.eye(4)
     assert torch.equal(ns["functional_call"](pair, {"0.weight": eye, "2.weight": eye}, (X,)), out)
+
+
+def test_a_parametrized_module_cannot_be_saved_whole_but_its_state_dict_can(ns, tmp_path):
+    layer = make_symmetric(ns)
+    message = r"Serialization of parametrized modules is only supported through state_dict\(\)"
+    with pytest.raises(RuntimeError, match=message):
+        torch.save(nn.Sequential(layer), tmp_path / "whole.pt")
+    torch.save(layer.state_dict(), tmp_path / "state.pt")
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    assert list(state) == ["bias", "parametrizations.weight.original"]
 
 
 def make_symmetric(ns, seed=0):
