@@ -776,3 +776,17 @@ def test_a_constructor_that_reads_a_tensor_value_fails_on_the_meta_device():
         ReadsAValue()
     with torch.device("meta"), pytest.raises((RuntimeError, NotImplementedError)):
         torch.arange(3).tolist()
+
+
+def test_untied_parameters_have_their_own_gradients_and_after_to_empty_their_own_memory():
+    cls = ns["TiedLM"]
+    with torch.device("meta"):
+        model = cls()
+    model.to_empty(device="cpu")
+    ns["reset_all"](model)
+    assert model.out.weight.data_ptr() != model.embed.weight.data_ptr()
+    model(torch.tensor([1, 2])).sum().backward()
+    assert model.out.weight.grad is not None and model.embed.weight.grad is not None
+    assert not torch.equal(model.out.weight.grad, model.embed.weight.grad)
+    optimizer = torch.optim.AdamW(model.parameters())
+    assert len(optimizer.param_groups[0]["params"]) == 2
