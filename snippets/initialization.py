@@ -2,6 +2,7 @@
 # Every section below is shown on docs/en/initialization.md and docs/zh/initialization.md, in this order.
 
 # --8<-- [start:setup]
+import contextlib
 import inspect
 import math
 from functools import partial
@@ -233,7 +234,13 @@ for name, std in [("right", right_std), ("misread", misread_std)]:
 # --8<-- [start:other-defaults]
 embedding = nn.Embedding(1000, 64)
 print(f"Embedding(1000, 64): mean {embedding.weight.mean().item():+.4f}, std {embedding.weight.std().item():.4f}")
-print("Embedding(10, 4, padding_idx=0), row 0:", nn.Embedding(10, 4, padding_idx=0).weight[0].detach())
+padded = nn.Embedding(10, 4, padding_idx=0)
+print("Embedding(10, 4, padding_idx=0), row 0:", padded.weight[0].detach())
+nn.init.ones_(padded.weight)  # any initializer of the whole weight writes row 0 too
+print("after nn.init.ones_, row 0:", padded.weight[0].detach())
+with torch.no_grad():
+    padded.weight[padded.padding_idx].zero_()  # zero the padding row again after a custom init
+print("zeroed again, row 0:", padded.weight[0].detach())
 conv1d = nn.Conv1d(8, 16, kernel_size=5)
 fan_in = conv1d.in_channels * conv1d.kernel_size[0]  # 8 channels * 5 positions feed each output value
 print(f"Conv1d(8, 16, 5): fan_in {fan_in}, max |w| {conv1d.weight.abs().max().item():.4f} "
@@ -408,14 +415,25 @@ print(sum(param.numel() for param in model.parameters()))
 # --8<-- [end:my-mlp]
 
 # --8<-- [start:meta-init]
+@contextlib.contextmanager
+def nan_for_uninitialized_memory():
+    """Make uninitialized memory visible: in deterministic mode PyTorch fills it with NaN."""
+    enabled = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(enabled, warn_only=warn_only)  # restore the caller's setting
+
+
 global_state = torch.get_rng_state()
 with torch.device("meta"):
     meta_model = MyMLP()  # its reset_parameters runs too, on tensors that have no data
 print(meta_model.hidden1.bias)
 print("random numbers drawn:", not torch.equal(torch.get_rng_state(), global_state))
-torch.use_deterministic_algorithms(True)  # in this mode, memory that to_empty leaves unwritten is NaN
-meta_model.to_empty(device="cpu")
-torch.use_deterministic_algorithms(False)
+with nan_for_uninitialized_memory():
+    meta_model.to_empty(device="cpu")  # real memory, but nothing written into it
 after_to_empty = {name: "NaN" if param.isnan().all() else "values" for name, param in meta_model.named_parameters()}
 meta_model.reset_parameters()  # the one initialization that counts
 print("parameter      after to_empty  after reset_parameters")
@@ -494,7 +512,8 @@ for name, module in features.named_modules():
 
 # --8<-- [start:exercise-meta-generator]
 def init_like_a_transformer(model, seed, std=0.02):
-    generator = torch.Generator().manual_seed(seed)  # on a GPU: torch.Generator(device=...)
+    device = next(model.parameters()).device  # a generator fills tensors on its own device only
+    generator = torch.Generator(device=device).manual_seed(seed)
     for module in model.modules():  # always in the same order
         if isinstance(module, nn.Linear):
             nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std, generator=generator)

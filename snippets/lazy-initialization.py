@@ -58,6 +58,33 @@ print(bool(weight.abs().max() <= bound))
 print(f"std {weight.std().item():.4f}, theory {bound / 3**0.5:.4f}")  # U(-b, b) has std b/sqrt(3)
 # --8<-- [end:default-init]
 
+# --8<-- [start:seed-order]
+def same_parameters(a, b):
+    return [torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters())]
+
+
+with torch.random.fork_rng():  # the seeds set in here stay in here: the global stream is restored on exit
+    torch.manual_seed(0)
+    sized_net = nn.Sequential(nn.Linear(20, 4), nn.ReLU(), nn.Linear(4, 2))
+    torch.manual_seed(0)
+    lazy_net = nn.Sequential(nn.LazyLinear(4), nn.ReLU(), nn.Linear(4, 2))  # only the sized layer draws here
+    lazy_net(X)  # the lazy layer draws at the dry run, after it
+print("same seed:               ", same_parameters(sized_net, lazy_net))
+
+
+def init_from_seed(model, seed):
+    generator = torch.Generator().manual_seed(seed)  # a stream of its own, drawn from in the order of modules()
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0, std=0.01, generator=generator)
+            nn.init.zeros_(module.bias)
+
+
+for model in (sized_net, lazy_net):
+    init_from_seed(model, seed=0)  # for the lazy network: after its dry run
+print("same seeded initializer: ", same_parameters(sized_net, lazy_net))
+# --8<-- [end:seed-order]
+
 # --8<-- [start:fully-sized]
 eager = nn.Linear(20, 256)  # input size given: allocated and initialized right here
 print(type(eager.weight).__name__, tuple(eager.weight.shape), isinstance(eager, LazyModuleMixin))
@@ -225,9 +252,11 @@ print(meta_weight.device, meta_weight.is_meta, bool(meta_weight.isnan().all()))
 
 
 def reset_all(model):
-    for module in model.modules():
+    def reset(module):
         if hasattr(module, "reset_parameters"):  # nn.Linear has one; nn.ReLU, with nothing to reset, does not
             module.reset_parameters()
+
+    model.apply(reset)  # children first, their parent after them
 
 
 reset_all(meta_net)
@@ -244,6 +273,45 @@ reset_all(meta_attention)
 print(hasattr(meta_attention, "reset_parameters"), hasattr(meta_attention, "_reset_parameters"))
 print([name for name, p in meta_attention.named_parameters() if p.isnan().any()])
 # --8<-- [end:reset-misses-attention]
+
+# --8<-- [start:reset-order]
+class TwoLayers(nn.Module):
+    """A module with an initialization of its own: Kaiming for the hidden layer, zero biases."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(20, 8)
+        self.output = nn.Linear(8, 2)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        nn.init.kaiming_normal_(self.hidden.weight, nonlinearity="relu")
+        nn.init.zeros_(self.hidden.bias)
+        nn.init.zeros_(self.output.bias)
+
+    def forward(self, x):
+        return self.output(torch.relu(self.hidden(x)))
+
+
+def reset_parents_first(model):
+    for module in model.modules():  # a parent comes before its children
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+
+
+two_layers = TwoLayers()
+print("modules():", [type(m).__name__ for m in two_layers.modules()])
+visited = []
+two_layers.apply(lambda module: visited.append(type(module).__name__))
+print("apply():  ", visited)
+for reset in (reset_parents_first, reset_all):
+    with torch.device("meta"):
+        rebuilt = TwoLayers()
+    rebuilt.to_empty(device="cpu")
+    reset(rebuilt)
+    zero_biases = all(bool((layer.bias == 0).all()) for layer in (rebuilt.hidden, rebuilt.output))
+    print(f"{reset.__name__:19} zero biases kept: {zero_biases}")
+# --8<-- [end:reset-order]
 
 # --8<-- [start:meta-load]
 with tempfile.TemporaryDirectory() as folder:
@@ -293,7 +361,50 @@ except RuntimeError as error:
     show_error(error)
 masked.mask = torch.ones(4, 4).tril()  # rebuild it as the constructor does
 print(torch.equal(masked(x), saved(x)))
+
+with torch.device("meta"):
+    emptied = MaskedLinear()
+with nan_for_uninitialized_memory():
+    emptied.to_empty(device="cpu")  # the mask gets memory too, with nothing written into it
+print(emptied.load_state_dict(saved.state_dict()))
+print(bool(emptied.mask.isnan().all()), bool(emptied(x).isnan().all()))  # no error: the mask is what to_empty left
 # --8<-- [end:meta-load-leftovers]
+
+# --8<-- [start:tied-weights]
+class TiedLM(nn.Module):
+    """An embedding and an output layer that share one weight, as many language models do."""
+
+    def __init__(self, vocab=10, dim=4):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.out = nn.Linear(dim, vocab, bias=False)
+        self.tie_weights()
+
+    def tie_weights(self):
+        self.out.weight = self.embed.weight  # one Parameter, held by two modules
+
+    def forward(self, tokens):
+        return self.out(self.embed(tokens))
+
+
+def tie_report(model):  # parameters() lists a shared Parameter once
+    return model.out.weight is model.embed.weight, sum(p.numel() for p in model.parameters())
+
+
+with torch.device("meta"):
+    lm = TiedLM()
+print("on meta:          ", tie_report(lm))
+lm.to_empty(device="cpu")
+print("after to_empty:   ", tie_report(lm))
+reset_all(lm)
+lm.tie_weights()  # tie again after materializing, before building the optimizer
+print("tied again:       ", tie_report(lm))
+
+with torch.device("meta"):
+    lm = TiedLM()
+lm.load_state_dict(TiedLM().state_dict(), assign=True)
+print("after assign=True:", tie_report(lm))
+# --8<-- [end:tied-weights]
 
 # --8<-- [start:exercise-init-before-dry-run-task]
 def init_kaiming(module):

@@ -750,11 +750,8 @@ def test_building_on_meta_draws_no_random_numbers_and_holds_no_data():
 def test_to_empty_leaves_unwritten_memory_even_where_zeros_ran_on_meta():
     with torch.device("meta"):
         model = ns["MyMLP"]()
-    torch.use_deterministic_algorithms(True)
-    try:
+    with ns["nan_for_uninitialized_memory"]():
         model.to_empty(device="cpu")
-    finally:
-        torch.use_deterministic_algorithms(False)
     assert all(p.isnan().all() for p in model.parameters())  # the hidden biases too
     model.reset_parameters()
     assert not any(p.isnan().any() for p in model.parameters())
@@ -911,3 +908,103 @@ def test_a_fresh_generator_per_layer_gives_same_shape_layers_the_same_weights():
     for layer in (a, b):
         nn.init.trunc_normal_(layer.weight, std=0.02, a=-0.04, b=0.04, generator=shared)
     assert not torch.equal(a.weight, b.weight)
+
+
+# Review fixes: zero weights, the padding row, the (out, in) layout, the caller's settings, reset order
+
+def test_a_zero_layer_before_a_relu_with_zero_biases_gets_no_gradient_and_sends_none():
+    net = _toy_net()
+    nn.init.zeros_(net[0].weight)
+    nn.init.zeros_(net[0].bias)
+    nn.functional.mse_loss(net(ns["X_toy"]), ns["y_toy"]).backward()
+    assert not net[0].weight.grad.any()  # its outputs are 0, where ReLU's slope is 0
+    assert not net[2].weight.grad.any()  # the layer above gets zero inputs
+    ns["train"](net)
+    assert not net[0].weight.any()  # still zero after training: the layer is dead
+    chain = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 1))
+    nn.init.zeros_(chain[2].weight)
+    nn.functional.mse_loss(chain(ns["X_toy"]), ns["y_toy"]).backward()
+    assert not chain[0].weight.grad.any()  # a zero layer sends no gradient to the layer below
+
+
+def test_zeroing_only_the_last_layer_keeps_the_hidden_units_distinct():
+    net = _toy_net()
+    nn.init.kaiming_normal_(net[0].weight, nonlinearity="relu")
+    nn.init.zeros_(net[0].bias)
+    nn.init.zeros_(net[2].weight)
+    nn.functional.mse_loss(net(ns["X_toy"]), ns["y_toy"]).backward()
+    assert net[2].weight.grad.abs().min() > 0  # its inputs are not zero: it leaves zero at the first step
+    ns["train"](net)
+    assert torch.unique(net[0].weight.detach(), dim=0).shape[0] == 8
+
+
+def test_an_initializer_of_the_whole_weight_overwrites_the_padding_row_for_good():
+    embedding = nn.Embedding(10, 4, padding_idx=0)
+    nn.init.normal_(embedding.weight)
+    assert embedding.weight[0].abs().min() > 0
+    row = embedding.weight[0].detach().clone()
+    optimizer = torch.optim.SGD(embedding.parameters(), lr=1.0)
+    for _ in range(3):
+        optimizer.zero_grad()
+        embedding(torch.tensor([0, 1, 0, 2])).pow(2).sum().backward()
+        optimizer.step()
+    assert torch.equal(embedding.weight[0], row)  # never pulled back to zero
+    padded = ns["padded"]
+    assert not padded.weight[0].any() and padded.weight[1:].eq(1).all()
+    assert outputs["other-defaults"].splitlines()[2:4] == [
+        "after nn.init.ones_, row 0: tensor([1., 1., 1., 1.])", "zeroed again, row 0: tensor([0., 0., 0., 0.])"]
+
+
+def test_fans_assume_the_out_in_layout_and_the_transposed_view_fixes_an_in_out_weight():
+    fan_in, fan_out = 1000, 100
+    stored_in_out = torch.empty(fan_in, fan_out)  # used as x @ weight
+    nn.init.kaiming_normal_(stored_in_out, nonlinearity="relu")
+    assert stored_in_out.std().item() == pytest.approx(math.sqrt(2 / fan_out), rel=0.03)  # the wrong fan
+    nn.init.kaiming_normal_(stored_in_out.T, nonlinearity="relu")  # writes through the view
+    assert stored_in_out.std().item() == pytest.approx(math.sqrt(2 / fan_in), rel=0.03)
+    x = torch.randn(2000, fan_in)
+    assert torch.relu(x @ stored_in_out).pow(2).mean().item() == pytest.approx(1, rel=0.1)
+    doc = " ".join(nn.init.kaiming_normal_.__doc__.split())
+    assert "pass in a transposed weight matrix" in doc and "x @ w.T" in doc
+
+
+def test_meta_init_restores_the_callers_deterministic_setting():
+    context = ns["nan_for_uninitialized_memory"]
+    try:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        with context():
+            assert not torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+    with context():
+        pass
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_a_reset_loop_over_modules_undoes_my_mlps_initialization_and_a_children_first_one_keeps_it():
+    def meta_then_empty():
+        with torch.device("meta"):
+            model = ns["MyMLP"]()
+        return model.to_empty(device="cpu")
+
+    assert list(ns["MyMLP"]().modules())[0].__class__.__name__ == "MyMLP"  # the parent comes first
+    parents_first = meta_then_empty()
+    for module in parents_first.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    assert parents_first.hidden1.bias.abs().min() > 0 and parents_first.hidden2.bias.abs().min() > 0
+    children_first = meta_then_empty()
+    children_first.apply(lambda m: m.reset_parameters() if hasattr(m, "reset_parameters") else None)
+    assert not children_first.hidden1.bias.any() and not children_first.hidden2.bias.any()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device; not run on this machine")
+def test_the_exercises_generator_follows_the_parameters_to_the_gpu():
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Linear(64, 256), nn.GELU(), nn.Linear(256, 64))
+    model.to_empty(device="cuda")
+    with pytest.raises(RuntimeError, match="generator"):
+        nn.init.trunc_normal_(model[0].weight, std=0.02, a=-0.04, b=0.04, generator=torch.Generator())
+    ns["init_like_a_transformer"](model, seed=0)
+    assert model[0].weight.abs().max().item() <= 0.04 and model[0].weight.is_cuda

@@ -605,3 +605,188 @@ def test_lazy_layers_take_every_argument_except_the_input_size():
         nn.LazyConv2d(6)  # kernel_size is required: only the input size is left out
     batch_norm = nn.LazyBatchNorm2d(eps=1e-3, momentum=0.2)
     assert (batch_norm.eps, batch_norm.momentum) == (1e-3, 0.2)
+
+
+# A lazy layer draws at the dry run, after the sized layers
+
+def test_making_one_layer_lazy_changes_every_weight_under_the_same_seed():
+    x = torch.rand(2, 20)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        sized = nn.Sequential(nn.Linear(20, 4), nn.ReLU(), nn.Linear(4, 2))
+        torch.manual_seed(0)
+        lazy = nn.Sequential(nn.LazyLinear(4), nn.ReLU(), nn.Linear(4, 2))
+        lazy(x)
+        torch.manual_seed(0)
+        first_drawn = nn.Linear(4, 2)
+    assert not torch.equal(sized[0].weight, lazy[0].weight)
+    assert not torch.equal(sized[2].weight, lazy[2].weight)  # the sized layer's too
+    # because the sized layer of the lazy network drew first, at construction
+    assert torch.equal(lazy[2].weight, first_drawn.weight) and torch.equal(lazy[2].bias, first_drawn.bias)
+    assert ns["same_parameters"](ns["sized_net"], ns["lazy_net"]) == [True] * 4
+    assert outputs["seed-order"].splitlines()[0].endswith("[False, False, False, False]")
+    doc = _normalized(LazyModuleMixin.__doc__)
+    assert "A final caveat when using lazy modules is that the order of initialization" in doc
+    assert "the lazy modules are always initialized after other modules" in doc
+
+
+def test_init_from_seed_gives_a_lazy_and_a_sized_network_the_same_weights_and_leaves_the_global_stream():
+    sized = nn.Sequential(nn.Linear(20, 4), nn.ReLU(), nn.Linear(4, 2))
+    lazy = nn.Sequential(nn.LazyLinear(4), nn.ReLU(), nn.Linear(4, 2))
+    lazy(torch.rand(2, 20))
+    state = torch.get_rng_state()
+    for model in (sized, lazy):
+        ns["init_from_seed"](model, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert all(torch.equal(p, q) for p, q in zip(sized.parameters(), lazy.parameters()))
+
+
+# Resetting after to_empty: children first
+
+def test_modules_yields_a_parent_first_and_apply_visits_it_last():
+    model = ns["TwoLayers"]()
+    assert list(model.modules())[0] is model
+    visited = []
+    model.apply(visited.append)
+    assert visited[-1] is model and visited[:-1] == list(model.children())
+
+
+def _meta_then_empty(cls):
+    with torch.device("meta"):
+        model = cls()
+    return model.to_empty(device="cpu")
+
+
+def test_a_parents_first_reset_loop_undoes_a_modules_own_initialization_and_reset_all_keeps_it():
+    class MyMLP(nn.Module):  # initialization.md's model: Kaiming and zero biases for the hidden layers
+        def __init__(self):
+            super().__init__()
+            self.hidden1, self.hidden2, self.output = nn.Linear(4, 5), nn.Linear(5, 3), nn.Linear(3, 2)
+            self.reset_parameters()
+
+        def reset_parameters(self):
+            for layer in (self.hidden1, self.hidden2):
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                nn.init.zeros_(layer.bias)
+            self.output.reset_parameters()
+
+    for cls, biases in ((ns["TwoLayers"], ("hidden", "output")), (MyMLP, ("hidden1", "hidden2"))):
+        parents_first = _meta_then_empty(cls)
+        ns["reset_parents_first"](parents_first)
+        assert all(getattr(parents_first, name).bias.abs().min() > 0 for name in biases)  # the defaults won
+        kept = _meta_then_empty(cls)
+        ns["reset_all"](kept)
+        assert all(torch.equal(getattr(kept, name).bias, torch.zeros_like(getattr(kept, name).bias)) for name in biases)
+    assert outputs["reset-order"].splitlines()[2:] == [
+        "reset_parents_first zero biases kept: False", "reset_all           zero biases kept: True"]
+
+
+def test_reset_all_gives_a_custom_hidden_layer_kaimings_scale_not_the_default():
+    big = nn.Module()
+    big.hidden = nn.Linear(1000, 500)
+    big.reset_parameters = lambda: nn.init.kaiming_normal_(big.hidden.weight, nonlinearity="relu")
+    ns["reset_all"](big)
+    assert big.hidden.weight.std().item() == pytest.approx((2 / 1000) ** 0.5, rel=0.02)
+
+
+# What loading does not restore, and ties that come apart
+
+def test_to_empty_then_a_plain_load_leaves_a_non_persistent_buffer_uninitialized_without_an_error():
+    cls, saved = ns["MaskedLinear"], ns["saved"]
+    with torch.device("meta"):
+        model = cls()
+    with ns["nan_for_uninitialized_memory"]():
+        model.to_empty(device="cpu")
+    result = model.load_state_dict(saved.state_dict())
+    assert not result.missing_keys and not result.unexpected_keys
+    assert model.mask.isnan().all() and model(torch.rand(2, 4)).isnan().all()
+    assert torch.equal(model.linear.weight, saved.linear.weight)  # the parameters did load
+
+
+def test_to_empty_and_assign_untie_a_shared_parameter_and_tie_weights_ties_again():
+    cls = ns["TiedLM"]
+    with torch.device("meta"):
+        model = cls()
+    assert model.out.weight is model.embed.weight
+    model.to_empty(device="cpu")
+    assert model.out.weight is not model.embed.weight
+    assert sum(p.numel() for p in model.parameters()) == 80
+    ns["reset_all"](model)
+    embedding = model.embed.weight
+    model.tie_weights()
+    assert model.out.weight is model.embed.weight is embedding  # the embedding's tensor is the one kept
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    assert len(optimizer.param_groups[0]["params"]) == 1
+    with torch.device("meta"):
+        loaded = cls()
+    loaded.load_state_dict(cls().state_dict(), assign=True)
+    assert loaded.out.weight is not loaded.embed.weight
+    assert sum(p.numel() for p in loaded.parameters()) == 80
+    assert outputs["tied-weights"].splitlines() == [
+        "on meta:           (True, 40)", "after to_empty:    (False, 80)",
+        "tied again:        (True, 40)", "after assign=True: (False, 80)"]
+
+
+def test_assign_true_with_a_live_models_state_dict_makes_the_two_share_their_weights():
+    source = nn.Linear(3, 2)
+    with torch.device("meta"):
+        target = nn.Linear(3, 2)
+    target.load_state_dict(source.state_dict(), assign=True)
+    assert target.weight is not source.weight
+    with torch.no_grad():
+        source.weight.add_(1.0)  # a training step of the source, say
+    assert torch.equal(target.weight, source.weight)
+    with torch.device("meta"):
+        copied = nn.Linear(3, 2)
+    copied.load_state_dict({k: v.clone() for k, v in source.state_dict().items()}, assign=True)
+    with torch.no_grad():
+        source.weight.add_(1.0)
+    assert not torch.equal(copied.weight, source.weight)
+
+
+# Consumers that need the dry run first
+
+def test_ddp_data_parallel_and_export_refuse_uninitialized_parameters(tmp_path):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        with pytest.raises(RuntimeError, match="uninitialized parameters can't be used with `DistributedDataParallel`"):
+            nn.parallel.DistributedDataParallel(nn.Sequential(nn.LazyLinear(4)))
+        net = nn.Sequential(nn.LazyLinear(4))
+        net(torch.rand(2, 3))
+        nn.parallel.DistributedDataParallel(net)  # after the dry run: accepted
+    finally:
+        dist.destroy_process_group()
+    with pytest.raises(RuntimeError, match="can't be used with `DataParallel`"):
+        nn.LazyLinear(4)._replicate_for_data_parallel()
+    with pytest.raises(ValueError, match="uninitialized parameter"):
+        torch.export.export(nn.Sequential(nn.LazyLinear(4)), (torch.rand(2, 3),))
+
+
+def test_a_constructor_that_reads_a_tensor_value_fails_on_the_meta_device():
+    class ReadsAValue(nn.Module):
+        def __init__(self):
+            super().__init__()
+            scale = torch.ones(3)
+            self.weight = nn.Parameter(scale * 2 if (scale > 0).all() else scale)
+
+    ReadsAValue()  # fine with real tensors
+    with torch.device("meta"), pytest.raises(RuntimeError, match="meta tensors"):
+        ReadsAValue()
+    with torch.device("meta"), pytest.raises((RuntimeError, NotImplementedError)):
+        torch.arange(3).tolist()
+
+
+def test_untied_parameters_have_their_own_gradients_and_after_to_empty_their_own_memory():
+    cls = ns["TiedLM"]
+    with torch.device("meta"):
+        model = cls()
+    model.to_empty(device="cpu")
+    ns["reset_all"](model)
+    assert model.out.weight.data_ptr() != model.embed.weight.data_ptr()
+    model(torch.tensor([1, 2])).sum().backward()
+    assert model.out.weight.grad is not None and model.embed.weight.grad is not None
+    assert not torch.equal(model.out.weight.grad, model.embed.weight.grad)
+    optimizer = torch.optim.AdamW(model.parameters())
+    assert len(optimizer.param_groups[0]["params"]) == 2
