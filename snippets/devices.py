@@ -1,4 +1,4 @@
-# Chapter 7: GPUs and devices / GPU.
+# Chapter 7: GPUs and devices / GPU 与设备.
 # Every section below is shown on docs/en/devices.md and docs/zh/devices.md, in this order.
 # Sections whose output depends on the machine (CPU, one GPU, several GPUs):
 # what-is-here, choose-device, current-device, try-gpu, split-batch, tensors-on-devices,
@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils import benchmark
+from torch.utils.data import DataLoader, TensorDataset
 
 torch.manual_seed(0)  # the same random numbers on every run
 MiB = 2**20  # bytes in a mebibyte, for the memory figures
@@ -180,10 +181,12 @@ with torch.device("meta"):  # in this block, factory functions create tensors on
     listed = torch.tensor([1.0, 2.0])
     explicit = torch.zeros(2, device="cpu")  # an explicit device= wins
     shared = torch.from_numpy(np.zeros(2))  # shares the NumPy array's memory, so stays on the CPU
+    converted = torch.as_tensor(batch)  # a factory function too: copies the CPU tensor to meta
 made = {"torch.zeros": zeros, "Linear weight": layer.weight, "torch.tensor": listed,
-        "device='cpu'": explicit, "torch.from_numpy": shared, "batch (made before)": batch}
+        "device='cpu'": explicit, "torch.from_numpy": shared, "batch (made before)": batch,
+        "torch.as_tensor(batch)": converted}
 for name, tensor in made.items():
-    print(f"{name:>19}: {tensor.device}")
+    print(f"{name:>22}: {tensor.device}")
 print("default device after the block:", torch.get_default_device())
 # --8<-- [end:default-device]
 
@@ -192,6 +195,16 @@ torch.set_default_device("meta")  # from here on, in this thread, until changed 
 print(torch.zeros(2).device, nn.Linear(2, 2).weight.device, torch.get_default_device())
 torch.set_default_device(None)  # back to no default device: the CPU, as at the start
 print(torch.zeros(2).device, nn.Linear(2, 2).weight.device, torch.get_default_device())
+
+loader = DataLoader(TensorDataset(torch.arange(8.0)), batch_size=4, shuffle=True)
+torch.set_default_device("meta")
+try:
+    next(iter(loader))  # the loader's own random draws now make meta tensors
+except RuntimeError as error:
+    print(f"{type(error).__name__}: {error}")
+finally:
+    torch.set_default_device(None)
+print("without a default device:", [tuple(rows.shape) for (rows,) in loader])
 # --8<-- [end:set-default-device]
 
 # --8<-- [start:cuda-method]
@@ -247,12 +260,21 @@ print(measurement.task_spec.stmt, "| runs:", measurement.number_per_run,
 host = torch.rand(256, 1024)
 print("ordinary memory is pinned:", host.is_pinned())
 if torch.cuda.is_available():
-    pinned = host.pin_memory()  # a copy in page-locked memory
-    on_gpu = pinned.to(device, non_blocking=True)  # may return before the copy is done
-    back = (on_gpu * 2).to("cpu", non_blocking=True)  # the copy back is asynchronous too
-    synchronize(device)  # wait for it before the CPU reads `back`
-    print("pinned copy:", pinned.is_pinned(), "| result lands in pinned memory:", back.is_pinned())
-    print("result correct after synchronize:", torch.equal(back, host * 2))
+    staging = torch.empty(host.shape, dtype=host.dtype, pin_memory=True)  # page-locked, made once, reused
+    copied = torch.cuda.Event()  # marks the point where the GPU has read staging
+    results = []
+    for step in range(3):
+        next_batch = host + step  # the next batch, in ordinary memory
+        copied.synchronize()  # do not overwrite staging while the last copy may still read it
+        staging.copy_(next_batch)
+        on_gpu = staging.to(device, non_blocking=True)  # may return before the copy is done
+        copied.record()
+        results.append((on_gpu * 2).to("cpu", non_blocking=True))  # the copy back is asynchronous too
+    synchronize(device)  # wait for the copies before the CPU reads the results
+    print("staging pinned:", staging.is_pinned(), "| results land in pinned memory:",
+          all(result.is_pinned() for result in results))
+    print("results correct after synchronize:",
+          all(torch.equal(result, (host + step) * 2) for step, result in enumerate(results)))
 else:
     print("No CUDA device here: pinning and asynchronous copies were not run.")
 # --8<-- [end:pinned-memory]

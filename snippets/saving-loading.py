@@ -5,6 +5,7 @@
 import copy
 import io
 import json
+import os
 import pickle
 import tempfile
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 from torch.nn import functional as F
+from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 from torch.utils.data import DataLoader, TensorDataset
 
 torch.manual_seed(0)  # the same random numbers on every run
@@ -161,11 +163,17 @@ def train(model, optimizer, epochs):
     return loss.item()
 
 
+def save_checkpoint(checkpoint, path):
+    partial = path.with_suffix(".partial")
+    torch.save(checkpoint, partial)  # a crash while writing leaves the last checkpoint whole
+    os.replace(partial, path)  # then the new file takes the old one's name, in one step
+
+
 model = make_regressor()
 optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
 print(f"loss after 50 epochs: {train(model, optimizer, 50):.4f}")
 checkpoint = {"epoch": 50, "model": model.state_dict(), "optimizer": optimizer.state_dict()}
-torch.save(checkpoint, folder / "checkpoint.pt")
+save_checkpoint(checkpoint, folder / "checkpoint.pt")
 print(list(optimizer.state_dict()["state"][0]))  # what Adam keeps for the first parameter
 # --8<-- [end:checkpoint-save]
 
@@ -186,6 +194,10 @@ print(f"model only, epoch 100:    {train(restarted, fresh_optimizer, 50):.4f}")
 
 print(all(torch.equal(a, b) for a, b in zip(model.parameters(), resumed.parameters())))
 print(all(torch.equal(a, b) for a, b in zip(model.parameters(), restarted.parameters())))
+
+other_lr = torch.optim.Adam(resumed.parameters(), lr=0.5)  # built with another lr
+other_lr.load_state_dict(checkpoint["optimizer"])  # the saved hyperparameters come back too
+print("lr after loading:", other_lr.param_groups[0]["lr"])
 # --8<-- [end:checkpoint-resume]
 
 # --8<-- [start:rng-save]
@@ -219,7 +231,7 @@ if torch.cuda.is_available():
     rng_checkpoint["cuda_rng"] = torch.cuda.get_rng_state_all()  # one state per GPU
 else:
     print("No CUDA here: only the CPU generator's state is saved.")
-torch.save(rng_checkpoint, folder / "checkpoint-rng.pt")
+save_checkpoint(rng_checkpoint, folder / "checkpoint-rng.pt")
 print(f"uninterrupted, epoch 20: {train_batches(noisy, noisy_optimizer, 10):.4f}")
 # --8<-- [end:rng-save]
 
@@ -255,7 +267,7 @@ def record(storage, location):  # map_location can be a function of each stored 
 
 
 torch.load(folder / "checkpoint.pt", map_location=record, weights_only=True)
-print(len(locations), set(locations))  # every stored tensor, with the device it was saved from
+print(len(locations), set(locations))  # every storage in the file, with the location it was saved from
 
 checkpoint = torch.load(folder / "checkpoint.pt", map_location="cpu", weights_only=True)
 print({tensor.device.type for tensor in checkpoint["model"].values()})
@@ -263,7 +275,7 @@ print(checkpoint["optimizer"]["state"][0]["exp_avg"].device)  # optimizer state 
 # --8<-- [end:map-location]
 
 # --8<-- [start:optimizer-device]
-device = torch.device("meta")  # stands in for torch.device("cuda"): this machine has no GPU
+device = torch.device("meta")  # stands in for torch.device("cuda"), so it runs without a GPU
 on_device = make_regressor()
 on_device.load_state_dict(checkpoint["model"])  # copies values; before or after .to() alike
 on_device.to(device)  # 1. move the model
@@ -373,12 +385,12 @@ torch.save(regressor.state_dict(), folder / "regressor.pt")  # save the module y
 plain = make_regressor()
 print(plain.load_state_dict(torch.load(folder / "regressor.pt", weights_only=True)))
 
-prefixed = compiled.state_dict()  # a file someone saved from the compiled model
-stripped = {name.removeprefix("_orig_mod."): tensor for name, tensor in prefixed.items()}
-print(make_regressor().load_state_dict(stripped))
+from_wrapper = compiled.state_dict()  # a file someone saved from the compiled model
+consume_prefix_in_state_dict_if_present(from_wrapper, "_orig_mod.")  # strips it in place, in _metadata too
+print(make_regressor().load_state_dict(from_wrapper))
 
 recompiled = torch.compile(make_regressor(), backend="eager")
-print(recompiled._orig_mod.load_state_dict(stripped))  # load into the module inside the wrapper
+print(recompiled._orig_mod.load_state_dict(from_wrapper))  # load into the module inside the wrapper
 
 in_place = MLP()
 in_place.compile(backend="eager")  # compiles the module itself: no wrapper, no prefix
@@ -495,6 +507,11 @@ print(torch.equal(torch.tensor([1, 2, 3]), torch.tensor([1.0, 2.0, 3.0])))
 print((torch.zeros(2, 1) == torch.zeros(1, 2)).all().item())
 torch.testing.assert_close(b, a, rtol=0, atol=0, equal_nan=True)  # exact, NaN equal to NaN, same dtype
 print("assert_close: the round trip is exact")
+print("same bits:", torch.equal(b.view(torch.int32), a.view(torch.int32)))  # float32's bits, read as int32
+
+zero, minus_zero = torch.tensor([0.0]), torch.tensor([-0.0])
+torch.testing.assert_close(minus_zero, zero, rtol=0, atol=0)  # passes: -0.0 == 0.0 as numbers
+print("-0.0 passes assert_close; same bits:", torch.equal(minus_zero.view(torch.int32), zero.view(torch.int32)))
 # --8<-- [end:exercise-compare-round-trip]
 
 # --8<-- [start:exercise-slice-fixes]

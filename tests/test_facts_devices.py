@@ -6,11 +6,13 @@ CPU facts always run. GPU facts need a CUDA device and are skipped, with the rea
 import copy
 import gc
 import threading
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from torch.utils import benchmark
+from torch.utils.data import DataLoader, TensorDataset
 
 from tools.snippets import ROOT, run
 
@@ -258,6 +260,18 @@ def test_the_default_device_does_not_apply_to_explicit_devices_numpy_or_existing
     assert array[0] == 1.0  # it wraps the array's own memory
 
 
+def test_tensor_as_tensor_and_asarray_of_an_existing_tensor_go_to_the_default_device():
+    assert ns["converted"].device.type == "meta" and ns["batch"].device.type == "cpu"
+    assert "torch.as_tensor(batch): meta" in outputs["default-device"]
+    x = torch.ones(2)
+    with torch.device("meta"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch.tensor(tensor) suggests clone().detach()
+        made = [torch.tensor(x), torch.as_tensor(x), torch.asarray(x)]
+        followers = [torch.zeros_like(x), torch.full_like(x, 1.0), x.new_ones(2)]
+    assert all(t.device.type == "meta" for t in made)
+    assert all(t.device.type == "cpu" for t in followers)
+
+
 def test_the_default_device_is_the_cpu_again_after_the_block():
     assert torch.get_default_device() == torch.device("cpu")
     assert "default device after the block: cpu" in outputs["default-device"]
@@ -280,6 +294,49 @@ def test_set_default_device_then_none_restores_the_cpu_and_removes_the_mode():
     assert torch.zeros(1).device.type == "cpu"
     assert torch.get_default_device() == torch.device("cpu")
     assert not device_modes()
+
+
+def test_a_default_device_reaches_the_data_loaders_random_draws():
+    lines = outputs["set-default-device"].splitlines()
+    assert lines[2] == "RuntimeError: Tensor.item() cannot be called on meta tensors"
+    assert lines[3] == "without a default device: [(4,), (4,)]"
+    loader = DataLoader(TensorDataset(torch.arange(8.0)), batch_size=4, shuffle=True)
+    try:
+        torch.set_default_device("meta")
+        with pytest.raises(RuntimeError, match="meta"):
+            next(iter(loader))
+        assert torch.randperm(4).device.type == "meta"  # the order is made on the default device ...
+        assert torch.Generator().device.type == "cpu"  # ... with a generator that stays on the CPU
+    finally:
+        torch.set_default_device(None)
+    with torch.device("meta"):  # a block around the model only ...
+        model = torch.nn.Linear(2, 2)
+    assert model.weight.is_meta
+    assert sorted(torch.cat([rows for (rows,) in loader]).tolist()) == list(range(8))  # ... leaves the loader alone
+
+
+@needs_cuda
+def test_a_cuda_default_device_breaks_a_shuffling_data_loader():
+    loader = DataLoader(TensorDataset(torch.arange(8.0)), batch_size=4, shuffle=True)
+    try:
+        torch.set_default_device("cuda")
+        with pytest.raises(RuntimeError, match="Expected a 'cuda' device type for generator but found 'cpu'"):
+            next(iter(loader))
+    finally:
+        torch.set_default_device(None)
+    assert len(list(loader)) == 2
+
+
+@needs_cuda
+def test_a_model_built_on_the_gpu_draws_other_initial_weights_from_the_same_seed():
+    torch.manual_seed(0)
+    on_cpu = torch.nn.Linear(64, 64)
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        on_gpu = torch.nn.Linear(64, 64)
+    assert not torch.equal(on_cpu.weight, on_gpu.weight.cpu())
+    torch.manual_seed(0)
+    assert torch.equal(torch.nn.Linear(64, 64).to("cuda").weight, on_cpu.weight.cuda())  # built on the CPU, moved
 
 
 def test_the_default_device_belongs_to_the_thread_that_set_it():
@@ -381,6 +438,45 @@ def test_pin_memory_returns_a_pinned_copy():
     host = torch.ones(2)
     pinned = host.pin_memory()
     assert pinned.is_pinned() and not host.is_pinned()
+    assert pinned.data_ptr() != host.data_ptr() and torch.equal(pinned, host)  # a copy, made before it returns
+
+
+@needs_cuda
+def test_the_pinned_staging_buffer_is_reused_and_every_copy_is_right():
+    lines = outputs["pinned-memory"].splitlines()
+    assert lines[1] == "staging pinned: True | results land in pinned memory: True"
+    assert lines[2] == "results correct after synchronize: True"
+    staging = torch.empty(4, pin_memory=True)
+    address = staging.data_ptr()
+    staging.copy_(torch.arange(4.0))  # refilling writes into the same pinned memory
+    assert staging.data_ptr() == address and staging.is_pinned()
+    assert torch.cuda.Event().query()  # an event never recorded counts as done: the first wait returns at once
+
+
+def pinning_threads(monkeypatch, num_workers):
+    """The threads in which a DataLoader with pin_memory=True pins its batches (an accelerator is faked)."""
+    pinned_in = []
+
+    def record(data, device=None):
+        pinned_in.append(threading.current_thread() is threading.main_thread())
+        return data
+
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda *args, **kwargs: torch.device("cuda"))
+    monkeypatch.setattr(torch.accelerator, "current_device_index", lambda: 0)
+    monkeypatch.setattr(torch.accelerator, "set_device_index", lambda index: None)
+    monkeypatch.setattr(torch.utils.data._utils.pin_memory, "pin_memory", record)
+    loader = DataLoader(TensorDataset(torch.arange(8.0)), batch_size=2, pin_memory=True, num_workers=num_workers)
+    assert len(list(loader)) == 4
+    return pinned_in
+
+
+def test_a_data_loader_pins_in_the_main_thread_without_workers(monkeypatch):
+    assert pinning_threads(monkeypatch, num_workers=0) == [True] * 4
+
+
+def test_a_data_loader_with_workers_pins_in_a_background_thread(monkeypatch):
+    assert pinning_threads(monkeypatch, num_workers=1) == [False] * 4
 
 
 @needs_cuda
@@ -459,6 +555,49 @@ def test_bfloat16_has_the_range_of_float32_and_float16_does_not():
     assert torch.finfo(torch.float16).max < 7e4
     assert torch.tensor(1e-8, dtype=torch.float16).item() == 0.0  # a small gradient underflows
     assert torch.tensor(1e-8, dtype=torch.bfloat16).item() != 0.0
+
+
+F = torch.nn.functional
+AUTOCAST_OPS = {
+    "softmax": lambda x: x.softmax(1),
+    "log_softmax": lambda x: x.log_softmax(1),
+    "sum": lambda x: x.sum(),
+    "cumsum": lambda x: x.cumsum(0),
+    "exp": torch.exp,
+    "log": torch.log,
+    "pow": lambda x: x.pow(2),
+    "layer_norm": lambda x: F.layer_norm(x, (4,)),
+    "group_norm": lambda x: F.group_norm(x.view(1, 4, 4), 2),
+    "mse_loss": lambda x: F.mse_loss(x, x),
+    "inverse": lambda x: torch.inverse(x + 4 * torch.eye(4, device=x.device, dtype=x.dtype)),
+    "fft": lambda x: torch.fft.fft(x).real,
+    "max_pool3d": lambda x: F.max_pool3d(x.view(1, 1, 1, 4, 4), (1, 2, 2)),
+}
+ON_CUDAS_FLOAT32_LIST_ONLY = [
+    "softmax", "log_softmax", "sum", "cumsum", "exp", "log", "pow", "layer_norm", "group_norm",
+]
+
+
+def autocast_result_dtypes(device_type):
+    x = torch.rand(4, 4, device=device_type).to(torch.bfloat16) + 0.5
+    with torch.autocast(device_type=device_type, dtype=torch.bfloat16):
+        return {name: op(x).dtype for name, op in AUTOCAST_OPS.items()}
+
+
+def test_the_cpu_float32_list_holds_losses_linear_algebra_and_ffts_not_softmax_or_exp():
+    dtypes = autocast_result_dtypes("cpu")
+    assert {name: dtypes[name] for name in ON_CUDAS_FLOAT32_LIST_ONLY} == dict.fromkeys(
+        ON_CUDAS_FLOAT32_LIST_ONLY, torch.bfloat16
+    )
+    assert dtypes["mse_loss"] == dtypes["inverse"] == dtypes["fft"] == dtypes["max_pool3d"] == torch.float32
+
+
+@needs_cuda
+def test_the_cuda_float32_list_holds_softmax_sum_exp_and_the_norms():
+    dtypes = autocast_result_dtypes("cuda")
+    assert {name: dtypes[name] for name in ON_CUDAS_FLOAT32_LIST_ONLY} == dict.fromkeys(
+        ON_CUDAS_FLOAT32_LIST_ONLY, torch.float32
+    )
 
 
 @needs_cuda

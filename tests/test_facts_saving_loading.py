@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import random
+import re
 import signal
 import struct
 import subprocess
@@ -49,6 +50,15 @@ class Recorder:  # an allowed class that a file calls with arguments of its choo
 
     def __init__(self, message):
         Recorder.calls.append(message)
+
+
+class SaveInterrupted(Exception):
+    pass
+
+
+class FailsHalfway:  # stands in for a crash in the middle of torch.save: it fails after the file is opened
+    def __reduce__(self):
+        raise SaveInterrupted
 
 
 class CallsRecorder:
@@ -110,6 +120,26 @@ def test_weights_only_refuses_other_classes():
     buffer.seek(0)
     with pytest.raises(pickle.UnpicklingError, match="argparse.Namespace"):
         torch.load(buffer, weights_only=True)
+
+
+def test_weights_only_refuses_numpy_scalars_and_loads_their_float(tmp_path):
+    path = tmp_path / "metrics.pt"
+    torch.save({"loss": np.mean(np.array([0.25, 0.75]))}, path)  # np.mean returns a np.float64
+    with pytest.raises(pickle.UnpicklingError, match="numpy"):
+        torch.load(path, weights_only=True)
+    unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    assert unsafe and all(name.startswith("numpy.") for name in unsafe)
+    torch.save({"loss": float(np.mean(np.array([0.25, 0.75])))}, path)
+    assert torch.load(path, weights_only=True) == {"loss": 0.5}
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == []
+
+
+def test_get_unsafe_globals_lists_what_a_file_needs_without_running_it(tmp_path, capsys):
+    path = tmp_path / "payload.pt"
+    torch.save(ns["Payload"](), path)
+    capsys.readouterr()
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == ["builtins.print"]
+    assert capsys.readouterr().out == ""  # nothing ran
 
 
 def test_tensor_list_and_dict_round_trips_are_exact():
@@ -256,6 +286,54 @@ def test_restoring_the_rng_state_repeats_the_random_numbers():
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
 
 
+def test_torch_save_empties_its_target_first_so_a_failed_save_destroys_the_old_file(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"epoch": 1}, path)
+    with pytest.raises(SaveInterrupted):
+        torch.save({"epoch": 2, "broken": FailsHalfway()}, path)
+    with pytest.raises(RuntimeError):
+        torch.load(path, weights_only=True)  # neither the old checkpoint nor the new one
+
+
+def test_save_checkpoint_keeps_the_old_file_whole_until_the_new_one_is_written(tmp_path):
+    save_checkpoint = ns["save_checkpoint"]
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint({"epoch": 1}, path)
+    with pytest.raises(SaveInterrupted):
+        save_checkpoint({"epoch": 2, "broken": FailsHalfway()}, path)
+    assert torch.load(path, weights_only=True) == {"epoch": 1}
+    save_checkpoint({"epoch": 3}, path)
+    assert torch.load(path, weights_only=True) == {"epoch": 3}
+    assert [child.name for child in tmp_path.iterdir()] == ["checkpoint.pt"]  # the partial file was renamed
+
+
+def test_optimizer_load_state_dict_replaces_the_constructors_hyperparameters():
+    assert outputs["checkpoint-resume"].splitlines()[-1] == "lr after loading: 0.01"
+    saved = torch.optim.Adam(nn.Linear(2, 1).parameters(), lr=0.01, betas=(0.8, 0.9)).state_dict()
+    optimizer = torch.optim.Adam(nn.Linear(2, 1).parameters(), lr=0.5)
+    optimizer.load_state_dict(saved)
+    assert optimizer.param_groups[0]["lr"] == 0.01 and optimizer.param_groups[0]["betas"] == (0.8, 0.9)
+    for group in optimizer.param_groups:  # the page's way to resume with another learning rate
+        group["lr"] = 0.5
+    assert optimizer.param_groups[0]["lr"] == 0.5
+
+
+def test_a_restored_lambda_lr_sets_the_saved_rate_again_at_its_next_step():
+    model = nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+    saved = saved_and_loaded({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()})
+    resumed_optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    resumed_scheduler = torch.optim.lr_scheduler.LambdaLR(resumed_optimizer, lambda epoch: 1.0)
+    resumed_optimizer.load_state_dict(saved["optimizer"])
+    resumed_scheduler.load_state_dict(saved["scheduler"])
+    for group in resumed_optimizer.param_groups:
+        group["lr"] = 0.5
+    resumed_optimizer.step()
+    resumed_scheduler.step()
+    assert resumed_scheduler.base_lrs == [0.1] and resumed_optimizer.param_groups[0]["lr"] == 0.1
+
+
 def test_checkpoint_loads_with_weights_only_and_keeps_the_epoch_as_an_int():
     checkpoint = ns["checkpoint"]
     assert set(checkpoint) == {"epoch", "model", "optimizer"}
@@ -372,6 +450,25 @@ def test_moving_to_meta_replaces_the_parameter_objects():
     assert not any(p is q for p in held for q in model.parameters())
 
 
+def test_moving_between_dense_devices_or_dtypes_keeps_the_parameter_objects():
+    cpu, meta = torch.ones(1), torch.ones(1, device="meta")
+    assert not torch._has_compatible_shallow_copy_type(cpu, meta)  # so .to("meta") makes new objects
+    assert torch._has_compatible_shallow_copy_type(cpu, cpu.double())  # a dtype change swaps the data
+    model = nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.to(torch.float64)
+    assert all(p is q for p, q in zip(optimizer.param_groups[0]["params"], model.parameters()))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device; not run on this machine")
+def test_moving_to_a_gpu_keeps_the_parameter_objects():
+    model = nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.to("cuda")
+    assert all(p is q for p, q in zip(optimizer.param_groups[0]["params"], model.parameters()))
+    assert model.weight.device.type == "cuda"
+
+
 def test_strict_loading_rejects_other_names():
     with pytest.raises(RuntimeError, match="(?s)Missing key.*Unexpected key"):
         ns["NewTask"]().load_state_dict(ns["pretrained"])
@@ -430,6 +527,26 @@ def test_weights_only_is_the_default_since_2_6():
         "In PyTorch 2.6, we changed the default value of the `weights_only` argument in "
         "`torch.load` from `False` to `True`"
     ) in str(error.value)
+
+
+def test_the_pinned_torch_is_past_the_weights_only_fix_of_cve_2025_32434():
+    """GHSA-53q9-r3pm-6pq6: code ran through torch.load(weights_only=True) before torch 2.6.0.
+
+    The page tells readers to keep torch current; the site's own pin and the running torch must be.
+    """
+    pinned = re.search(r"^torch==(\S+)$", (ROOT / "requirements.txt").read_text(), re.MULTILINE).group(1)
+    assert torch.torch_version.TorchVersion(pinned) >= (2, 6, 0)
+    assert torch.torch_version.TorchVersion(torch.__version__) >= (2, 6, 0)
+
+
+def test_a_safetensors_file_is_a_header_and_raw_bytes_with_no_pickle(tmp_path):
+    state = {"weight": torch.randn(3, 4), "steps": torch.arange(5)}
+    path = tmp_path / "weights.safetensors"
+    save_file(state, path)
+    raw = path.read_bytes()
+    header_size = int.from_bytes(raw[:8], "little")
+    json.loads(raw[8 : 8 + header_size])  # the header is JSON
+    assert len(raw) == 8 + header_size + sum(t.nbytes for t in state.values())  # then the tensors' bytes, nothing else
 
 
 def test_pickle_restores_a_module_by_class_path_without_running_init():
@@ -704,6 +821,23 @@ def test_assert_close_needs_equal_nan_and_exact_tolerances_catch_any_change():
     assert outputs["exercise-compare-round-trip"].splitlines()[4] == "assert_close: the round trip is exact"
 
 
+def test_assert_close_accepts_a_changed_sign_of_zero_and_any_nan_where_the_bits_differ():
+    zero, minus_zero = torch.tensor([0.0]), torch.tensor([-0.0])
+    torch.testing.assert_close(minus_zero, zero, rtol=0, atol=0, equal_nan=True)
+    assert not torch.equal(minus_zero.view(torch.int32), zero.view(torch.int32))
+    nan = torch.tensor([float("nan")])
+    other_nan = (nan.view(torch.int32) + 1).view(torch.float32)  # another NaN, other bits
+    assert other_nan.isnan().all()
+    torch.testing.assert_close(other_nan, nan, rtol=0, atol=0, equal_nan=True)
+    assert not torch.equal(other_nan.view(torch.int32), nan.view(torch.int32))
+    back = saved_and_loaded(torch.cat([minus_zero, other_nan]))  # a round trip keeps every bit
+    assert torch.equal(back.view(torch.int32), torch.cat([minus_zero, other_nan]).view(torch.int32))
+    assert outputs["exercise-compare-round-trip"].splitlines()[5:] == [
+        "same bits: True",
+        "-0.0 passes assert_close; same bits: False",
+    ]
+
+
 # --- slices -------------------------------------------------------------------------------------------
 
 
@@ -877,6 +1011,36 @@ def test_assign_replaces_the_parameter_objects_keeping_requires_grad():
     model.load_state_dict(saved_and_loaded(nn.Linear(3, 2).state_dict()), assign=True)
     assert model.weight is not old and isinstance(model.weight, nn.Parameter)
     assert not model.weight.requires_grad and model.bias.requires_grad
+
+
+def test_assign_with_a_live_models_state_dict_makes_the_models_share_parameters():
+    source = nn.Linear(3, 2)
+    with torch.device("meta"):
+        shared, cloned = nn.Linear(3, 2), nn.Linear(3, 2)
+    shared.load_state_dict(source.state_dict(), assign=True)
+    assert shared.weight.data_ptr() == source.weight.data_ptr()
+    with torch.no_grad():
+        source.weight.add_(1.0)  # a training step of one model ...
+    assert torch.equal(shared.weight, source.weight)  # ... changes the other
+    cloned.load_state_dict({name: tensor.clone() for name, tensor in source.state_dict().items()}, assign=True)
+    assert cloned.weight.data_ptr() != source.weight.data_ptr()
+    copied = nn.Linear(3, 2)
+    copied.load_state_dict(source.state_dict())  # a plain load copies
+    assert copied.weight.data_ptr() != source.weight.data_ptr()
+
+
+def test_assign_unties_a_tie_made_by_sharing_one_parameter():
+    TiedLM = ns["TiedLM"]
+    state = saved_and_loaded(TiedLM().state_dict())
+    with torch.device("meta"):
+        model = TiedLM()
+    assert model.head.weight is model.embedding.weight and len(list(model.parameters())) == 1
+    model.load_state_dict(state, assign=True)
+    assert model.head.weight is not model.embedding.weight
+    assert model.head.weight.data_ptr() == model.embedding.weight.data_ptr()  # same memory, two parameters
+    assert len(list(model.parameters())) == 2
+    model.head.weight = model.embedding.weight  # tie again, before creating the optimizer
+    assert len(list(model.parameters())) == 1
 
 
 def test_assign_takes_the_files_dtype_and_device_a_plain_load_keeps_the_models():
@@ -1059,6 +1223,22 @@ def test_compile_compiles_at_the_first_call_not_before():
     assert torch.equal(compiled(torch.ones(1, 2)), model(torch.ones(1, 2)))
     assert len(calls) == 1
     torch._dynamo.reset()
+
+
+def test_consume_prefix_strips_names_and_metadata_where_a_comprehension_drops_metadata():
+    compiled = torch.compile(nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2)), backend="eager")
+    comprehension = {name.removeprefix("_orig_mod."): tensor for name, tensor in compiled.state_dict().items()}
+    assert not hasattr(comprehension, "_metadata")
+    state = compiled.state_dict()
+    assert "_orig_mod.1" in state._metadata
+    from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
+
+    consume_prefix_in_state_dict_if_present(state, "_orig_mod.")
+    assert list(state) == list(comprehension) and "1" in state._metadata
+    assert state._metadata["1"]["version"] == nn.BatchNorm1d._version  # the format version load_state_dict passes on
+    from_wrapper = ns["from_wrapper"]
+    assert not any(name.startswith("_orig_mod.") for name in from_wrapper)
+    assert not any(key.startswith("_orig_mod") for key in from_wrapper._metadata)
 
 
 def test_the_compiled_wrapper_refuses_plain_names_and_loads_through_orig_mod():
