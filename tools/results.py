@@ -66,7 +66,8 @@ def machine(device: str) -> dict:
 
 
 def describe(run: dict) -> str:
-    """One line for a run's machine and software: 'AMD EPYC (x86_64, AVX512, 2 threads), torch 2.13.0+cpu, Python 3.11.7'."""
+    """One line for a run's machine and software:
+    'AMD EPYC (x86_64, AVX512, 2 threads), torch 2.13.0+cpu, Python 3.11.7'."""
     m = run["machine"]
     threads = f"{m['threads']} thread{'s' if m['threads'] != 1 else ''}"
     return f"{m['name']} ({m['arch']}, {m['capability']}, {threads}), torch {run['torch']}, Python {run['python']}"

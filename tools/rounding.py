@@ -25,7 +25,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map_only
 
-from tools.compare import NUMBER as NUMBER_TEXT, numbers
+from tools.compare import NUMBER, numbers
 from tools.project import ROOT
 from tools.snippets import SnippetError, _rel, _run, output_file, snippet_files, stored_sections, timed_run
 
@@ -112,7 +112,7 @@ def fragile(snippet: Path, seeds=SEEDS) -> list[str]:
             def where(line: int, section=section) -> str:
                 return f"{_rel(stored_path)}:{starts.get(section, 0) + line} [{section}]"
             before, after, page = numbers(exact[section]), numbers(output), numbers(shown[section])
-            texts = [re.sub(r"[ \t]+", " ", NUMBER_TEXT.sub("#", t)) for t in (exact[section], output)]
+            texts = [re.sub(r"[ \t]+", " ", NUMBER.sub("#", t)) for t in (exact[section], output)]
             if texts[0] != texts[1] or not len(before) == len(after) == len(page):
                 line = next((i for i, (a, b) in enumerate(zip(*(t.splitlines() for t in texts)), 1) if a != b), 1)
                 found.setdefault((section, line), f"{where(line)}: the text changes in perturbed run {seed}: "
