@@ -280,8 +280,8 @@ except RuntimeError as error:
 (100 * net(X)).sum().backward()  # a large loss gives large gradients
 before = [p.detach().clone() for p in net.parameters()]
 norm = nn.utils.clip_grad_norm_(net.parameters(), max_norm=1.0)  # rescales every p.grad in place
-print(round(norm.item(), 4))  # the total norm before clipping
-print(round(nn.utils.get_total_norm([p.grad for p in net.parameters()]).item(), 4))  # after
+print(f"{norm.item():.1f}")  # the total norm before clipping
+print(f"{nn.utils.get_total_norm([p.grad for p in net.parameters()]).item():.4f}")  # after
 print(all(torch.equal(old, p) for old, p in zip(before, net.parameters())))  # weights untouched
 net.zero_grad()
 # --8<-- [end:clip-gradients]

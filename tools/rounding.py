@@ -92,6 +92,13 @@ class MoreDigits(ast.NodeTransformer):
                                       f".{int(m[4]) + EXTRA}{m[5]}", part.value)  # as wide as it needs
         return node
 
+    def visit_Call(self, node):  # round(x, 3) becomes round(x, 6)
+        self.generic_visit(node)
+        if (isinstance(node.func, ast.Name) and node.func.id == "round" and len(node.args) == 2
+                and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, int)):
+            node.args[1] = ast.Constant(node.args[1].value + EXTRA)
+        return node
+
 
 def fragile(snippet: Path, seeds=SEEDS) -> list[str]:
     """Each printed number of a snippet that perturbed runs move by more than LIMIT of a unit in
