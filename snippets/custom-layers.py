@@ -40,7 +40,7 @@ print(Y.shape, abs(Y.mean().item()) < 1e-6)  # zero up to float rounding
 # --8<-- [end:centered-in-a-network]
 
 # --8<-- [start:my-linear]
-class MyLinear(nn.Module):
+class LinearReLU(nn.Module):  # a fully connected layer, then ReLU: a hidden layer
     def __init__(self, in_units, out_units):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(out_units, in_units))  # (out, in), as in nn.Linear
@@ -57,20 +57,20 @@ class MyLinear(nn.Module):
         return F.relu(linear)
 
 
-linear = MyLinear(5, 3)
+linear = LinearReLU(5, 3)
 print([(name, tuple(param.shape)) for name, param in linear.named_parameters()])
 X = torch.randn(2, 5)
 print(linear(X))
 # --8<-- [end:my-linear]
 
 # --8<-- [start:my-linear-init]
-mine, builtin = MyLinear(256, 64), nn.Linear(256, 64)
-print(f"std of the weight: MyLinear {mine.weight.std().item():.4f}, nn.Linear {builtin.weight.std().item():.4f}")
+mine, builtin = LinearReLU(256, 64), nn.Linear(256, 64)
+print(f"std of the weight: LinearReLU {mine.weight.std().item():.4f}, nn.Linear {builtin.weight.std().item():.4f}")
 print(f"1/sqrt(3 * 256) = {1 / math.sqrt(3 * 256):.4f}, torch.randn(64, 256): {torch.randn(64, 256).std().item():.4f}")
 # --8<-- [end:my-linear-init]
 
 # --8<-- [start:my-linear-in-a-network]
-net = nn.Sequential(MyLinear(64, 8), MyLinear(8, 1))
+net = nn.Sequential(LinearReLU(64, 8), nn.Linear(8, 1))  # no ReLU on the output
 print(net(torch.rand(2, 64)).shape)
 print(sum(param.numel() for param in net.parameters()))  # (64*8 + 8) + (8*1 + 1)
 # --8<-- [end:my-linear-in-a-network]
@@ -83,7 +83,7 @@ print(linear.weight.grad)
 # --8<-- [end:gradient-reaches-the-weight]
 
 # --8<-- [start:data-in-forward]
-class DataLinear(MyLinear):
+class DataLinear(LinearReLU):
     def forward(self, X):  # the WRONG way: .data is cut off from autograd
         return F.relu(X @ self.weight.data.T + self.bias.data)
 
@@ -121,7 +121,7 @@ def train(net, steps=200):
     return losses
 
 
-good = nn.Sequential(MyLinear(5, 8), nn.Linear(8, 1))
+good = nn.Sequential(LinearReLU(5, 8), nn.Linear(8, 1))
 bad = nn.Sequential(DataLinear(5, 8), nn.Linear(8, 1))
 bad.load_state_dict(good.state_dict())  # both start from the same values
 for net in (good, bad):
@@ -135,11 +135,11 @@ for net in (good, bad):
 class Standardize(nn.Module):
     """Subtract a mean and divide by a standard deviation measured once, on training data."""
 
-    def __init__(self, mean, std):
+    def __init__(self, mean, std, eps=1e-5):
         super().__init__()
         self.register_buffer("mean", mean)  # persistent (the default): saved in the state dict
         self.register_buffer("std", std)
-        self.register_buffer("eps", torch.tensor(1e-5), persistent=False)  # rebuilt by __init__, not saved
+        self.eps = eps  # a Python float, as in nn.BatchNorm1d and nn.LayerNorm: not a tensor at all
 
     def forward(self, X):
         return (X - self.mean) / (self.std + self.eps)
@@ -174,13 +174,42 @@ print(torch.equal(fresh(features), standardize(features)))
 
 # --8<-- [start:buffers-are-moved]
 model = nn.Sequential(Standardize(features.mean(dim=0), features.std(dim=0)), nn.Linear(3, 1))
-model.to(torch.float64)  # converts floating-point parameters and buffers, persistent or not
-print(model[0].mean.dtype, model[0].eps.dtype, model[1].weight.dtype)
+model.to(torch.float64)  # converts floating-point parameters and buffers
+print(model[0].mean.dtype, model[0].std.dtype, model[1].weight.dtype)
 model.to("meta")  # a device with no data, on every machine; "cuda" works the same way
-print(model[0].mean.device, model[0].eps.device, model[1].weight.device)
+print(model[0].mean.device, model[0].std.device, model[1].weight.device)
 batch_norm.to(torch.float64)  # converts floating-point tensors only
 print(batch_norm.running_mean.dtype, batch_norm.num_batches_tracked.dtype)
 # --8<-- [end:buffers-are-moved]
+
+# --8<-- [start:non-persistent-buffers]
+class CumulativeMean(nn.Module):
+    """Output i is the mean of inputs 0 to i, along the last dimension."""
+
+    def __init__(self, length):
+        super().__init__()
+        self.register_buffer("counts", torch.empty(length), persistent=False)  # computed from length: not saved
+        self.build_buffers()
+
+    def build_buffers(self):  # the one place that computes it: __init__ calls it, and so must you after to_empty
+        self.counts.copy_(torch.arange(1, len(self.counts) + 1))
+
+    def forward(self, X):
+        return X.cumsum(dim=-1) / self.counts
+
+
+mean_so_far = CumulativeMean(4)
+print(mean_so_far(torch.tensor([2.0, 4.0, 6.0, 8.0])))
+print([name for name, _ in mean_so_far.named_buffers()], list(mean_so_far.state_dict()))
+with torch.device("meta"):
+    restored = CumulativeMean(4)  # built without memory, as for a big model
+restored.to_empty(device="cpu")  # memory, with nothing written into it
+print(restored.load_state_dict(mean_so_far.state_dict()))  # nothing to load, so nothing missing
+restored.build_buffers()  # loading did not rebuild it
+print(torch.equal(restored.counts, mean_so_far.counts))
+restored.to(torch.float64)  # .to() converts it like any buffer
+print(restored.counts.dtype)
+# --8<-- [end:non-persistent-buffers]
 
 # --8<-- [start:buffers-are-not-trained]
 model = nn.Sequential(Standardize(features.mean(dim=0), features.std(dim=0)), nn.Linear(3, 1))
@@ -309,6 +338,9 @@ print(x.grad)  # autograd's gradient of rounding: zero everywhere
 x.grad = None
 Quantize(0.5)(x).sum().backward()
 print(x.grad)  # the straight-through gradient
+x.grad = None
+(x + (torch.round(x / 0.5) * 0.5 - x).detach()).sum().backward()  # the same, without a Function
+print(x.grad)
 # --8<-- [end:straight-through]
 
 # --8<-- [start:wrong-number-of-gradients]
@@ -369,6 +401,35 @@ print(type(positive).__name__, isinstance(positive, nn.Linear))
 print(list(positive.state_dict()))
 # --8<-- [end:parametrization]
 
+# --8<-- [start:parametrization-right-inverse]
+wide = nn.Linear(256, 256)  # the default initialization: weights of both signs
+inputs = torch.randn(1024, 256)
+before = wide(inputs).std().item()
+parametrize.register_parametrization(wide, "weight", nn.Softplus())  # no right_inverse: original = the old weight
+print(f"weight mean {wide.weight.mean().item():.2f}, output std {before:.2f} -> {wide(inputs).std().item():.1f}")
+
+
+class Softplus(nn.Module):  # nn.Softplus, with a way back
+    def forward(self, original):
+        return F.softplus(original)
+
+    def right_inverse(self, weight):  # the original whose softplus is weight
+        return torch.log(torch.expm1(weight))
+
+
+kept = nn.Linear(5, 3)
+with torch.no_grad():
+    kept.weight.abs_()  # a weight that already satisfies the constraint
+weight = kept.weight.detach().clone()
+parametrize.register_parametrization(kept, "weight", Softplus())  # original = right_inverse(weight)
+print(torch.allclose(kept.weight, weight))  # the same weight, so the same function
+mixed = nn.Linear(5, 3)  # weights of both signs again
+parametrize.register_parametrization(mixed, "weight", Softplus())
+print(mixed.weight.isnan().any().item())  # a negative weight has no original: NaN
+mixed.weight = weight  # assigning goes through right_inverse too
+print(torch.allclose(mixed.weight, weight))
+# --8<-- [end:parametrization-right-inverse]
+
 # --8<-- [start:exercise-a-layer-that-half-learns-task]
 class ScaleShift(nn.Module):
     def __init__(self, features):
@@ -380,6 +441,7 @@ class ScaleShift(nn.Module):
         return X * self.scale.data + self.shift
 
 
+torch.manual_seed(0)  # the same random numbers on every run
 X_scale = torch.randn(256, 4)
 y_scale = 3 * X_scale + 1  # the best scale is 3, the best shift is 1
 # --8<-- [end:exercise-a-layer-that-half-learns-task]
