@@ -178,13 +178,14 @@ def mean_square(h):
 
 def deep_forward(init, activation, depth=DEPTH):
     """Push X_deep through fresh layers; return the mean square after each layer and the last output."""
-    layer, h = nn.Linear(WIDTH, WIDTH), X_deep
+    layer, h = nn.Linear(WIDTH, WIDTH), X_deep.double()
     mean_squares = [mean_square(h)]  # layer 0: the input
     with torch.no_grad():
         for _ in range(depth):
             init(layer.weight)  # new weights for every layer
             nn.init.zeros_(layer.bias)
-            h = activation(layer(h))
+            # In float64: twenty float32 layers amplify rounding until the last digits depend on the CPU
+            h = activation(F.linear(h, layer.weight.double(), layer.bias.double()))
             mean_squares.append(mean_square(h))
     return mean_squares, h
 
