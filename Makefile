@@ -10,7 +10,7 @@ PORT ?= 8000
 PY ?= $(BIN)/python
 NEEDS_VENV := $(if $(filter $(BIN)/python,$(PY)),install)
 
-.PHONY: install build serve test check outputs comments bench gpu new-page translated clean
+.PHONY: install build serve test check outputs rounding comments bench gpu new-page translated clean
 
 install: $(VENV)/.installed
 
@@ -35,7 +35,7 @@ test: install browser-deps
 # languages (pages, code, comments, terms), lint. No site build, no browser, no kernel, and not the
 # tests/test_facts_*.py that check the pages' claims against PyTorch: `make test` runs those.
 check: $(NEEDS_VENV)
-	$(PY) -m pytest tests --ignore-glob="tests/test_facts_*.py" -m "not site and not browser and not scratch and not kernel" -q
+	$(PY) -m pytest tests --ignore-glob="tests/test_facts_*.py" -m "not site and not browser and not scratch and not kernel and not rounding" -q
 
 # What tests/test_browser.py needs: Debian's chromium and a CJK font (installed where missing).
 browser-deps:
@@ -46,6 +46,11 @@ browser-deps:
 outputs: $(NEEDS_VENV)
 	$(PY) -m tools.results outputs $(PAGE)
 	$(PY) -m tools.figures
+
+# The printed numbers that move with float rounding (all pages, or PAGE=name): each would print
+# another last digit on another CPU. `make test` runs this check too.
+rounding: $(NEEDS_VENV)
+	$(PY) -m tools.rounding $(PAGE)
 
 # The comments of snippets/*.py that have no translation yet, as empty entries of
 # snippets/<page>.zh.yml to fill in (and entries of comments that are gone, dropped).
