@@ -189,3 +189,20 @@ def test_no_line_break_between_two_chinese_characters_in_prose(site):
         breaks += [f"{name}: …{m[0]!r}…" for m in re.finditer(CJK + "\n" + CJK, prose)]
     assert not breaks, "\n".join(breaks[:20])
 
+
+
+def test_the_test_server_takes_a_dropped_connection_quietly(tmp_path, capfd):
+    import socket
+    import urllib.request
+
+    from tools.browser import served
+
+    (tmp_path / "big.bin").write_bytes(b"x" * 8_000_000)
+    with served(tmp_path) as base:
+        host, port = base.removeprefix("http://").rstrip("/").split(":")
+        with socket.create_connection((host, int(port))) as client:  # asks for a big file, then hangs up
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+            client.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            client.recv(1024)
+        assert urllib.request.urlopen(base + "big.bin").read(10) == b"x" * 10  # still serving
+    assert "Traceback" not in capfd.readouterr().err

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -35,17 +36,21 @@ class StepFailed(Exception):
     """A measured step that failed; the message is its own output."""
 
 
-def timed(command: list[str], cwd: Path = ROOT) -> float:
-    """Seconds a command takes; its output is shown only when it fails."""
-    start = time.perf_counter()
+def timed(command: list[str], cwd: Path = ROOT) -> str:
+    """Wall seconds a command takes, and its CPU seconds (user + system, its children included):
+    on a shared machine wall times vary by half within an hour, CPU seconds much less. Its output
+    is shown only when it fails."""
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode:
         raise StepFailed(f"`{' '.join(command)}` failed (exit {result.returncode}):\n{result.stdout[-6000:]}"
                          f"\n{result.stderr[-3000:]}")
-    return time.perf_counter() - start
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return f"{wall:.1f} / {cpu:.1f}"
 
 
-def fresh_clone_ci() -> float:
+def fresh_clone_ci() -> str:
     """`bash .ci/run` in a fresh clone of this checkout's HEAD, as CI runs it."""
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(["git", "clone", "-q", str(ROOT), tmp], check=True)
@@ -115,17 +120,17 @@ def figures() -> tuple[list[tuple[str, str]], str]:
             shutil.move(CACHE, saved)  # a cold build: no notebook run or render to reuse
         shutil.rmtree(SITE, ignore_errors=True)  # nor a site that a build would find up to date
         try:
-            rows.append(("cold build, both languages (s)", f"{timed(BUILD_COMMAND):.1f}"))
+            rows.append(("cold build, both languages (s: wall / CPU)", timed(BUILD_COMMAND)))
         finally:
             if saved.exists():  # the cache as it was: the steps below measure the usual warm state
                 shutil.rmtree(CACHE, ignore_errors=True)
                 shutil.move(saved, CACHE)
     # site/ is now built from these files: what `make test` and `make serve` find after a build
-    rows.append(("warm rebuild, nothing changed (s)", f"{timed(BUILD_COMMAND):.1f}"))
-    rows.append(("make check (s)", f"{timed(['make', 'check']):.1f}"))
-    rows.append(("warm make test, site built (s)", f"{timed(['make', 'test']):.1f}"))
+    rows.append(("warm rebuild, nothing changed (s: wall / CPU)", timed(BUILD_COMMAND)))
+    rows.append(("make check (s: wall / CPU)", timed(["make", "check"])))
+    rows.append(("warm make test, site built (s: wall / CPU)", timed(["make", "test"])))
     if os.environ.get("BENCH_FRESH_CLONE", "1") != "0":
-        rows.append(("fresh clone: bash .ci/run, install included (s)", f"{fresh_clone_ci():.1f}"))
+        rows.append(("fresh clone: bash .ci/run, install included (s: wall / CPU)", fresh_clone_ci()))
     largest = max(SITE.rglob("*.html"), key=lambda p: p.stat().st_size)
     rows.append(("largest page (KB)", f"{largest.stat().st_size / 1024:.0f} ({largest.relative_to(SITE)})"))
     weights, indexes = page_weights(SITE)
