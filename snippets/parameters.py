@@ -19,7 +19,7 @@ print(net(X).shape)
 # --8<-- [end:setup]
 
 # --8<-- [start:layer-state-dict]
-print(net[4].state_dict())  # the last layer: Linear(3, 2)
+print(dict(net[4].state_dict()))  # the last layer: Linear(3, 2)
 # --8<-- [end:layer-state-dict]
 
 # --8<-- [start:parameter-object]

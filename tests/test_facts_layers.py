@@ -1,5 +1,6 @@
 """The facts docs/*/layers.md claims, checked on the objects its snippet builds."""
 
+import re
 import types
 import warnings
 from unittest import mock
@@ -12,7 +13,7 @@ from torch.nn.utils import prune
 from torch.overrides import TorchFunctionMode
 from torchinfo import summary
 
-from tools.snippets import ROOT, run
+from tools.snippets import ROOT, output_file, printed_by, run
 
 outputs, ns = run(ROOT / "snippets" / "layers.py")
 
@@ -1032,3 +1033,10 @@ def test_strict_false_loads_nothing_from_a_compiled_state_dict_and_only_reports_
     assert all(torch.equal(value, before[key]) for key, value in fresh.state_dict().items())
     assert sorted(result.missing_keys) == sorted(before)
     assert all(key.startswith("_orig_mod.") for key in result.unexpected_keys)
+
+
+def test_the_graph_counts_on_the_page_were_printed_by_the_python_it_names():
+    """The page says its Dynamo counts are Python 3.11's: the stored outputs must come from it."""
+    page = (ROOT / "docs" / "en" / "layers.md").read_text(encoding="utf-8")
+    python = re.search(r"These counts are those of Python (\d+\.\d+)", page)[1]
+    assert f"Python {python}." in printed_by(output_file(ROOT / "snippets" / "layers.py"))

@@ -209,8 +209,9 @@ def format_outputs(outputs: dict[str, str]) -> str:
     """The stored form: each non-empty output in a section that pages can include."""
     parts = []
     for name, text in outputs.items():
-        if text.strip():
-            parts.append(f"# --8<-- [start:{name}]\n{text.rstrip()}\n# --8<-- [end:{name}]\n")
+        if text.strip():  # without trailing spaces, which a page does not show
+            body = "\n".join(line.rstrip() for line in text.rstrip().splitlines())
+            parts.append(f"# --8<-- [start:{name}]\n{body}\n# --8<-- [end:{name}]\n")
     return "\n".join(parts)
 
 
