@@ -9,6 +9,12 @@ PORT ?= 8000
 # already has a CUDA build of torch and the packages of requirements.txt.
 PY ?= $(BIN)/python
 NEEDS_VENV := $(if $(filter $(BIN)/python,$(PY)),install)
+# Linux x86-64: torch's CPU build, from PyTorch's CPU index (PyPI's Linux wheel is the multi-GB
+# CUDA build), installed first and alone; where that index cannot be reached, pip still takes a
+# CPU wheel at hand (--find-links, its cache), and fails rather than download the CUDA build.
+CPU_TORCH := $(if $(filter Linux-x86_64,$(shell uname -s)-$(shell uname -m)),$(BIN)/python -m pip install \
+	--quiet --disable-pip-version-check --no-deps --retries 1 --index-url https://download.pytorch.org/whl/cpu \
+	"$$(grep -m1 '^torch==' requirements.txt)")
 
 .PHONY: install build serve test check outputs rounding comments bench gpu new-page translated clean
 
@@ -16,6 +22,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
+	$(CPU_TORCH)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
