@@ -755,6 +755,9 @@ def test_an_inference_tensor_cannot_be_saved_for_backward_and_a_no_grad_tensor_c
         head(features).sum().backward()
     with pytest.raises(RuntimeError, match="Inference tensors do not track version counter"):
         features._version  # noqa: B018
+    cloned = features.clone()  # outside inference_mode: an ordinary tensor
+    assert not cloned.is_inference()
+    head(cloned).sum().backward()
     with torch.no_grad():
         features = net(ns["X"])
     head(features).sum().backward()

@@ -790,3 +790,16 @@ def test_untied_parameters_have_their_own_gradients_and_after_to_empty_their_own
     assert not torch.equal(model.out.weight.grad, model.embed.weight.grad)
     optimizer = torch.optim.AdamW(model.parameters())
     assert len(optimizer.param_groups[0]["params"]) == 2
+
+
+def test_only_the_layers_built_before_the_first_lazy_one_keep_their_weights_under_the_same_seed():
+    x = torch.rand(2, 20)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        sized = nn.Sequential(nn.Linear(20, 4), nn.Linear(4, 4), nn.Linear(4, 2))
+        torch.manual_seed(0)
+        lazy_middle = nn.Sequential(nn.Linear(20, 4), nn.LazyLinear(4), nn.Linear(4, 2))
+        lazy_middle(x)
+    assert torch.equal(sized[0].weight, lazy_middle[0].weight)  # built before the lazy layer: kept
+    assert not torch.equal(sized[1].weight, lazy_middle[1].weight)  # drawn after the layer built after it
+    assert not torch.equal(sized[2].weight, lazy_middle[2].weight)  # built after it: drew earlier

@@ -1342,3 +1342,17 @@ def test_the_optimizer_state_of_a_compiled_model_loads_into_the_plain_models_opt
     plain_optimizer = torch.optim.Adam(plain.parameters(), lr=0.01)
     plain_optimizer.load_state_dict(state)
     assert torch.equal(plain_optimizer.state[plain[0].weight]["exp_avg"], optimizer.state[model[0].weight]["exp_avg"])
+
+
+def test_optimizer_state_left_on_the_old_device_makes_the_next_step_fail():
+    """The page: moving the model keeps the Parameter objects (checked on meta's stand-in, a
+    moved state), and state made before the move stays behind: the next step() raises."""
+    for foreach in (False, True):
+        model = nn.Linear(3, 2)
+        optimizer = torch.optim.Adam(model.parameters(), foreach=foreach)
+        model(torch.ones(1, 3)).sum().backward()
+        optimizer.step()
+        for state in optimizer.state.values():  # as a model moved to another device would leave it
+            state["exp_avg"], state["exp_avg_sq"] = state["exp_avg"].to("meta"), state["exp_avg_sq"].to("meta")
+        with pytest.raises(RuntimeError, match="device"):
+            optimizer.step()
