@@ -30,12 +30,15 @@ $(VENV)/.installed: requirements.txt
 build: $(NEEDS_VENV)
 	$(PY) -m tools.build
 
-serve: build
+# A preview: an output that differs from the stored one is a warning here (make build stops on it).
+serve: $(NEEDS_VENV)
+	$(PY) -m tools.build --preview
 	@echo "serving http://127.0.0.1:$(PORT)/ (English) and http://127.0.0.1:$(PORT)/zh/ (中文); Ctrl-C stops"
 	@$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory site >/dev/null 2>&1
 
 # Every test; the tests build the site once, into site/ (CI publishes that build).
 test: install browser-deps
+	@$(PY) -m tools.results python
 	$(PY) -m pytest
 
 # The writer's loop, in seconds: snippets and their outputs, page rules, includes, the two

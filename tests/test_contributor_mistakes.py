@@ -106,6 +106,31 @@ def test_a_changed_snippet_whose_output_was_not_regenerated(project_copy):
         build(project_copy / "site", project_copy, say=lambda *_: None)
 
 
+def test_a_preview_warns_of_an_output_it_cannot_match_and_builds_with_the_stored_one(project_copy):
+    stored = project_copy / "outputs" / "cpu" / "layers.txt"
+    edit(stored, "7946", "7947")
+    said = []
+    site = build(project_copy / "site", project_copy, check_outputs=False, say=said.append, languages=("en",),
+                 plugins=[])
+    warning = next(line for line in said if line.startswith("warning: outputs/cpu/layers.txt:"))
+    assert f"layers.txt:{line_of(stored, '7947')} [mlp]: stored 7947, printed 7946" in warning
+    assert "7947" in (site / "layers" / "index.html").read_text(encoding="utf-8")  # the stored output
+    with pytest.raises(BuildError, match=r"layers.txt:\d+ \[mlp\]"):  # make build stops
+        build(project_copy / "site", project_copy, say=lambda *_: None, languages=("en",), plugins=[])
+
+
+def test_make_test_on_another_python_says_which_python_it_needs(project_copy):
+    for path in (project_copy / "outputs" / "cpu").glob("*.txt"):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(r"Python \d+\.\d+\.\d+", "Python 3.99.0", text, count=1), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "tools.results", "python"], cwd=project_copy,
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.startswith("make test needs Python 3.99, which printed the stored outputs (outputs/cpu/); "
+                                    f"this is Python {sys.version.split()[0]}. Run:\n")
+    assert "make test PYTHON=python3.99" in result.stderr
+
+
 # ----------------------------------------------------------------------------------------------
 # Pages and includes
 

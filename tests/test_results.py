@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tools.compare import compare
 from tools.project import COMMITTED_RECORDS, RECORDS, ROOT
 from tools.results import FORMAT, STATUSES, load, record, write_outputs
 from tools.snippets import (
@@ -74,4 +75,4 @@ def test_a_committed_gpu_record_matches_the_outputs_shown_with_it():
         shown = read_outputs(expected_output_file(ROOT / name, "cuda"))
         for row in rows:
             if row["status"] == "pass":
-                assert row["output"].rstrip() == shown.get(row["section"], "").rstrip(), f"{name}:{row['section']}"
+                assert compare(shown.get(row["section"], ""), row["output"]).same, f"{name}:{row['section']}"

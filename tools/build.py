@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import platform
 import sys
 import time
 import traceback
@@ -77,6 +78,10 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
         say(f"{rel(site, root)}/ is built from these very files")
         return site
     stamp.unlink(missing_ok=True)
+    stored_by = results.stored_python(root)
+    if stored_by and results.this_python() not in stored_by:
+        say(f"note: this is Python {platform.python_version()}; the stored outputs were printed by Python "
+            f"{', '.join(sorted(stored_by))}: an output that depends on Python's version may differ")
     ahead = _run_notebooks_ahead(root)
     if ahead:
         say(f"running the notebooks of {len(ahead)} chapters in Jupyter kernels, beside the snippets")
@@ -85,14 +90,20 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
         run = results.record(root)
         results.write(run, under(root, RECORDS))
         wrong = list(dict.fromkeys(row["snippet"] for row in run["snippets"] if row["status"] != "pass"))
-        if wrong and check_outputs:
-            problems = []
-            for name in wrong:
-                try:
-                    problems += output_differences(root / name) or [f"{name}: a section did not run"]
-                except SnippetError as error:
-                    problems.append(str(error))
+        problems = []
+        for name in wrong:
+            try:
+                problems += output_differences(root / name) or [f"{name}: a section did not run"]
+            except SnippetError as error:
+                if check_outputs:
+                    raise BuildError(str(error)) from None
+                problems.append(str(error))
+        if problems and check_outputs:
             raise BuildError("\n\n".join(problems) + "\n\nIf the new outputs are right, store them: make outputs")
+        for problem in problems:  # a preview: the pages show the stored outputs
+            say(f"warning: {problem}")
+        if problems:
+            say("warning: the pages show the stored outputs; make build and make test stop on these differences")
         wait_ahead()
     except NotebookError as error:
         raise BuildError(str(error)) from None
@@ -231,8 +242,11 @@ def fingerprint(root: Path, site: Path) -> str:
 
 
 if __name__ == "__main__":
+    # --preview (`make serve`): outputs that differ from the stored ones are warnings, not errors
+    preview = "--preview" in sys.argv[1:]
+    folders = [argument for argument in sys.argv[1:] if argument != "--preview"]
     try:
-        build(Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else SITE)
+        build(Path(folders[0]).resolve() if folders else SITE, check_outputs=not preview)
     except BuildError as failure:
         print(f"build failed:\n{failure}", file=sys.stderr)
         sys.exit(1)

@@ -19,6 +19,7 @@ import argparse
 import datetime
 import json
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,6 +72,16 @@ def describe(run: dict) -> str:
     m = run["machine"]
     threads = f"{m['threads']} thread{'s' if m['threads'] != 1 else ''}"
     return f"{m['name']} ({m['arch']}, {m['capability']}, {threads}), torch {run['torch']}, Python {run['python']}"
+
+
+def stored_python(root: Path = ROOT) -> set[str]:
+    """The Python releases (3.11) that printed the stored CPU outputs (their first lines name them)."""
+    found = (re.search(r"Python (\d+\.\d+)", printed_by(output_file(s)) or "") for s in snippet_files(root))
+    return {match[1] for match in found if match}
+
+
+def this_python() -> str:
+    return ".".join(platform.python_version_tuple()[:2])
 
 
 def commit(root: Path) -> str | None:
@@ -175,7 +186,17 @@ def main(argv: list[str]) -> int:
     outputs = commands.add_parser("outputs", help="write outputs/<device>/<page>.txt from a run")
     outputs.add_argument("pages", nargs="*", help="page names (default: every page with a snippet file)")
     outputs.add_argument("--to", type=Path, default=ROOT / "outputs", help="instead of outputs/")
+    commands.add_parser("python", help="fail unless this Python is the one that printed the stored outputs")
     arguments = parser.parse_args(argv)
+    if arguments.command == "python":
+        stored = stored_python()
+        if stored and this_python() not in stored:
+            print(f"make test needs Python {' or '.join(sorted(stored))}, which printed the stored outputs "
+                  f"(outputs/cpu/); this is Python {platform.python_version()}. Run:\n"
+                  f"    rm -rf .venv && make test PYTHON=python{min(stored)}\n"
+                  "(make serve builds and serves on any Python that torch supports.)", file=sys.stderr)
+            return 1
+        return 0
     try:
         if arguments.command == "record":
             run = record()
