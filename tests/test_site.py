@@ -10,11 +10,11 @@ import pytest
 
 from tools.browser import SEARCH_INDEX
 from tools.comments import shown_sections
+from tools.compare import compare
 from tools.links import problems as link_problems
 from tools.notebooks import TRY_IT
 from tools.pages import CJK, chapters, pages, snippet_for
 from tools.project import LANGUAGES, SOURCE, docs_dir, site_dir
-from tools.compare import compare
 from tools.snippets import output_file, parse_sections, read_outputs
 
 PAGES = {lang: [p.relative_to(docs_dir(lang)) for p in pages(lang)] for lang in LANGUAGES}
