@@ -254,7 +254,7 @@ def test_large_normal_explodes_with_relu_and_saturates_tanh():
     relu = ns["depth_mean_squares"]["relu", "N(0, 1)"]
     assert relu[-1] ** (1 / 20) == pytest.approx(128, rel=0.1)
     assert 1e41 < relu[-1] < 1e43
-    assert ns["saturated"]["tanh", "N(0, 1)"] == pytest.approx(0.86, abs=0.005)
+    assert ns["saturated"]["tanh", "N(0, 1)"] == pytest.approx(0.87, abs=0.005)  # the page: 87%
     assert ns["saturated"]["tanh", "Xavier, gain 5/3"] == pytest.approx(0.01, abs=0.005)
 
 

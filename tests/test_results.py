@@ -7,8 +7,9 @@ import pytest
 
 from tools.compare import compare
 from tools.project import COMMITTED_RECORDS, RECORDS, ROOT
-from tools.results import FORMAT, STATUSES, load, record, write_outputs
+from tools.results import FORMAT, STATUSES, describe, load, record, write_outputs
 from tools.snippets import (
+    PRINTED_BY,
     SnippetError,
     expected_output_file,
     format_outputs,
@@ -51,8 +52,9 @@ def test_outputs_are_written_by_one_writer_and_off_the_cpu_only_where_they_diffe
     assert [p.relative_to(tmp_path).as_posix() for p in write_outputs(run, tmp_path)] == [
         f"cpu/{s.stem}.txt" for s in sorted(snippet_files(), key=lambda s: s.name)]
     for snippet in snippet_files():
-        assert (tmp_path / "cpu" / f"{snippet.stem}.txt").read_text(encoding="utf-8") == format_outputs(
-            {row["section"]: row["output"] for row in rows_by_file(run)[f"snippets/{snippet.name}"]})
+        assert (tmp_path / "cpu" / f"{snippet.stem}.txt").read_text(encoding="utf-8") == (
+            f"{PRINTED_BY}{describe(run)}\n\n"  # the machine that printed them, then the outputs
+            + format_outputs({row["section"]: row["output"] for row in rows_by_file(run)[f"snippets/{snippet.name}"]}))
     gpu = {**run, "device": "cuda", "snippets": [dict(row) for row in run["snippets"]]}
     changed = next(row for row in gpu["snippets"] if row["output"])
     changed["output"] = "printed on a GPU\n"

@@ -11,6 +11,7 @@ from tools.build import build
 from tools.pages import chapters, snippet_for
 from tools.project import COMMITTED_RECORDS, RECORDS, ROOT, SOURCE, pinned_torch, under
 from tools.report import TEXT, device_tabs, records, report_tables, run_line
+from tools.results import describe
 from tools.snippets import format_outputs, read_outputs
 
 pytestmark = pytest.mark.scratch
@@ -43,7 +44,8 @@ def test_a_recorded_gpu_run_shows_in_tabs_run_lines_and_the_report(gpu_recorded)
     devices = (site / "devices" / "index.html").read_text(encoding="utf-8")
     assert devices.count(">CPU</label>") == devices.count(">CUDA</label>") > 0
     assert "cuda:0" in devices and "No GPU run is recorded for this example yet" not in devices
-    assert f"Outputs: CPU · torch {records(gpu_recorded)['cpu']['torch']} · " in devices
+    cpu = records(gpu_recorded)["cpu"]
+    assert f"Outputs: CPU · {cpu['device_name']} · torch {cpu['torch']} · " in devices
     assert (f"CUDA · Test GPU made by the tests · torch 2.11.0+cu130 (not the pinned {pinned_torch()}) · 2026-12-01"
             in devices)
     layers = (site / "layers" / "index.html").read_text(encoding="utf-8")
@@ -63,11 +65,17 @@ def test_without_a_gpu_record_no_page_claims_a_gpu_run(project_copy, site, lang)
     for chapter in CHAPTERS:
         line = run_line(snippet_for(chapter), project_copy, lang)
         assert not_recorded in line and "CUDA ·" not in line, line
+        assert f"CPU · {records(project_copy)['cpu']['device_name']} · torch" in line  # names the CPU
         page = project_copy / "docs" / lang / chapter.name
         tabs = device_tabs(page.read_text(encoding="utf-8"), project_copy, lang)
         assert "outputs/cuda/" not in tabs
     report, t = report_tables(project_copy, lang), TEXT[lang]
-    assert report.count(t["not_recorded"]) == 5  # each field of the CUDA column
+    assert report.count(t["not_recorded"]) == 8  # each field of the CUDA column
+    run = records(project_copy)["cpu"]
+    assert f"| {t['machine']} | {describe(run)} |" in report  # which CPU verified the outputs in this build
+    printers = sorted(set(run["outputs_printed_by"].values()))
+    assert all(printers) and f"| {t['stored_by']} | {'<br>'.join(printers)} |" in report  # which printed them
+    assert f"| {t['within_rule']} | {sum(row['within_rule'] for row in run['snippets'])} |" in report
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in report.splitlines()
             if line.startswith("| `")]
     assert len(rows) == len(records(project_copy)["cpu"]["snippets"])
