@@ -21,7 +21,7 @@ from tools.links import problems as link_problems
 from tools.mistakes import problems as mistake_problems
 from tools.mkdocs_hooks import _stale_translation_notice
 from tools.new_page import create
-from tools.pages import page_problems, parity_problems
+from tools.pages import nav_problems, page_link_problems, page_problems, parity_problems
 from tools.results import record, write_outputs
 from tools.snippets import SnippetError, output_differences
 from tools.translations import fingerprint, mark, stale
@@ -217,6 +217,41 @@ def test_a_broken_link_or_anchor_in_the_built_site(tmp_path):
 
 # ----------------------------------------------------------------------------------------------
 # The two languages
+
+def test_a_page_missing_from_one_navigation(project_copy):
+    edit(project_copy / "mkdocs.zh.yml", "  - 层和块: layers.md\n", "")
+    assert nav_problems(project_copy) == [
+        "mkdocs.zh.yml: the navigation (nav:) has no entry for layers.md: add '  - 层和块: layers.md' "
+        "where the other language lists it"]
+
+
+def test_navigations_in_another_order(project_copy):
+    config = project_copy / "mkdocs.zh.yml"
+    edit(config, "  - 层和块: layers.md\n  - 参数管理: parameters.md\n", "  - 参数管理: parameters.md\n  - 层和块: layers.md\n")
+    assert nav_problems(project_copy) == [
+        f"mkdocs.zh.yml:{line_of(config, '参数管理')}: the navigation lists parameters.md where "
+        f"mkdocs.yml:{line_of(project_copy / 'mkdocs.yml', ': layers.md')} lists layers.md: list the pages in the same order"]
+
+
+def test_a_link_broken_in_both_languages(project_copy):
+    pages = [project_copy / "docs" / lang / "saving-loading.md" for lang in ("en", "zh")]
+    for page in pages:
+        edit(page, "(parameters.md#tied-parameters)", "(parameter.md#tied-parameters)")
+    lines = [line_of(page, "(parameter.md") for page in pages]
+    assert page_link_problems(project_copy) == [
+        f"docs/en/saving-loading.md:{lines[0]}: the link (parameter.md#tied-parameters) leads to no file of the "
+        "English pages (docs/en/parameter.md): correct the link, or add the page",
+        f"docs/zh/saving-loading.md:{lines[1]}: the link (parameter.md#tied-parameters) leads to no file of the "
+        "中文 pages (docs/zh/parameter.md): correct the link, or add the page"]
+
+
+def test_an_anchor_broken_in_one_language(project_copy):
+    page = project_copy / "docs" / "en" / "saving-loading.md"
+    edit(page, "(parameters.md#tied-parameters)", "(parameters.md#tied-parameter)")
+    assert page_link_problems(project_copy) == [
+        f"docs/en/saving-loading.md:{line_of(page, 'tied-parameter)')}: the link (parameters.md#tied-parameter): "
+        "docs/en/parameters.md has no heading with the id 'tied-parameter' (did you mean 'tied-parameters'?)"]
+
 
 def test_a_page_in_one_language_only(project_copy):
     (project_copy / "docs" / "en" / "extra.md").write_text("# Extra\n", encoding="utf-8")

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from tools.comments import load, translation_file
-from tools.pages import FRONT_MATTER, pages, prose_lines
+from tools.pages import FRONT_MATTER, pages, prose_lines, title
 from tools.project import ROOT, docs_dir
 from tools.snippets import snippet_files
 
@@ -29,12 +29,6 @@ def table(lang: str, root: Path = ROOT) -> str:
         link_text = title(docs_dir(lang, root) / page.split("#")[0])
         rows.append(f"**{term[lang]}** | {term[other]} | {term[f'{lang}_def']} | [{link_text}]({page})")
     return "\n".join(f"| {row} |" for row in rows) + "\n"
-
-
-def title(page: Path) -> str:
-    """A page's H1, without an explicit id."""
-    first = next(line for line in page.read_text(encoding="utf-8").splitlines() if line.startswith("# "))
-    return re.sub(r"\s*\{[^}]*\}\s*$", "", first[2:]).strip()
 
 
 def chinese_texts(root: Path = ROOT, comments: bool = True) -> list[tuple[Path, int, str]]:

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tools.glossary import title
-from tools.pages import HEADING, heading_ids, prose_lines
+from tools.pages import HEADING, heading_ids, prose_lines, title
 from tools.project import LANGUAGES, ROOT, SOURCE, docs_dir
 
 HEADERS = {"en": ("#", "The mistake", "What is right", "Explained in", "Practise it"),

@@ -356,3 +356,80 @@ def internal_links(page: Path) -> list[str]:
 def _include_lines(page: Path) -> list[tuple[int, str]]:
     lines = page.read_text(encoding="utf-8").splitlines()
     return [(n, m["target"]) for n, m in enumerate(map(INCLUDE.match, lines), 1) if m]
+
+
+def page_link_problems(root: Path = ROOT) -> list[str]:
+    """Every link of every page to a page, heading or figure of the site, checked in the source
+    of each language: the file and line of a broken link, and what it lacks."""
+    from tools.project import LANGUAGE_NAMES
+
+    problems = []
+    for lang in LANGUAGES:
+        base = docs_dir(lang, root)
+        for page in pages(lang, root):
+            numbered = prose_lines(page)
+            prose = "\n".join(line for _, line in numbered)  # a link's text may run over two lines
+            for match in LINK.finditer(prose):
+                line = numbered[prose.count("\n", 0, match.start())][0]
+                target = (page.parent / match["target"]).resolve() if match["target"] else page
+                link = (match["target"] or "") + (match["anchor"] or "")
+                where = f"{rel(page, root)}:{line}: the link ({link})"
+                if not target.is_file() or not target.is_relative_to(base):
+                    problems.append(f"{where} leads to no file of the {LANGUAGE_NAMES[lang]} pages "
+                                    f"(docs/{lang}/{match['target']}): correct the link, or add the page")
+                    continue
+                anchor = (match["anchor"] or "#")[1:]
+                if not anchor or target.suffix != ".md" or "<!-- " in target.read_text(encoding="utf-8"):
+                    continue  # a figure, or a page whose sections the build makes (the mistakes, the glossary)
+                if anchor not in heading_ids(target):
+                    known = _did_you_mean(anchor, heading_ids(target))
+                    problems.append(f"{where}: {rel(target, root)} has no heading with the id '{anchor}'{known}")
+    return problems
+
+
+def nav_problems(root: Path = ROOT) -> list[str]:
+    """Every page is in each language's navigation, and the navigations list the pages in the
+    same order; a problem names the configuration file, the line and the entry to add."""
+    from tools.project import config_file
+
+    navs = {lang: _nav(config_file(lang, root)) for lang in LANGUAGES}
+    problems = []
+    for lang, entries in navs.items():
+        config, listed = config_file(lang, root).name, [page for _, page in entries]
+        for page in pages(lang, root):
+            name = page.relative_to(docs_dir(lang, root)).as_posix()
+            if name not in listed:
+                problems.append(f"{config}: the navigation (nav:) has no entry for {name}: add "
+                                f"'  - {title(page)}: {name}' where the other language lists it")
+    first, *others = LANGUAGES
+    for lang in others:
+        if sorted(page for _, page in navs[first]) != sorted(page for _, page in navs[lang]):
+            continue  # said above: a page missing from one navigation
+        for (line_a, a), (line_b, b) in zip(navs[first], navs[lang]):
+            if a != b:
+                problems.append(f"{config_file(lang, root).name}:{line_b}: the navigation lists {b} where "
+                                f"{config_file(first, root).name}:{line_a} lists {a}: list the pages in the same order")
+                break
+    return problems
+
+
+NAV_ENTRY = re.compile(r"^\s+-\s+[^:]+:\s*(?P<page>\S+\.md)\s*$")
+
+
+def _nav(config: Path) -> list[tuple[int, str]]:
+    """(line, page) of each entry under `nav:` in a MkDocs configuration."""
+    entries, inside = [], False
+    for number, line in enumerate(config.read_text(encoding="utf-8").splitlines(), 1):
+        if re.match(r"^nav:\s*$", line):
+            inside = True
+        elif inside and line and not line.startswith((" ", "#")):
+            inside = False
+        elif inside and NAV_ENTRY.match(line):
+            entries.append((number, NAV_ENTRY.match(line)["page"]))
+    return entries
+
+
+def title(page: Path) -> str:
+    """A page's H1, without an explicit id."""
+    first = next((line for _, line in prose_lines(page) if line.startswith("# ")), f"# {page.stem}")
+    return re.sub(r"\s*\{[^}]*\}\s*$", "", first[2:]).strip()
