@@ -227,10 +227,12 @@ def test_a_page_missing_from_one_navigation(project_copy):
 
 def test_navigations_in_another_order(project_copy):
     config = project_copy / "mkdocs.zh.yml"
-    edit(config, "  - 层和块: layers.md\n  - 参数管理: parameters.md\n", "  - 参数管理: parameters.md\n  - 层和块: layers.md\n")
+    layers, parameters = "  - 层和块: layers.md\n", "  - 参数管理: parameters.md\n"
+    edit(config, layers + parameters, parameters + layers)
     assert nav_problems(project_copy) == [
         f"mkdocs.zh.yml:{line_of(config, '参数管理')}: the navigation lists parameters.md where "
-        f"mkdocs.yml:{line_of(project_copy / 'mkdocs.yml', ': layers.md')} lists layers.md: list the pages in the same order"]
+        f"mkdocs.yml:{line_of(project_copy / 'mkdocs.yml', ': layers.md')} lists layers.md: "
+        "list the pages in the same order"]
 
 
 def test_a_link_broken_in_both_languages(project_copy):
