@@ -55,7 +55,7 @@ browser-deps:
 # and redraw the figures in docs/*/figures/. Review the diff, then commit.
 outputs: $(NEEDS_VENV)
 	$(PY) -m tools.results outputs $(PAGE)
-	$(PY) -m tools.figures
+	$(PY) -m tools.figures $(PAGE)
 
 # The printed numbers that move with float rounding (all pages, or PAGE=name): each would print
 # another last digit on another CPU. `make test` runs this check too.

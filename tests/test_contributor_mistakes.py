@@ -65,6 +65,29 @@ def test_a_snippet_that_raises(project_copy):
     assert error.startswith(f"snippets/layers.py:{line}: section 'sequential' raised ValueError")
 
 
+def test_make_outputs_names_the_section_that_failed_and_its_line(project_copy):
+    snippet = project_copy / "snippets" / "layers.py"
+    edit(snippet, "print(net(X).shape)", "print(nett(X).shape)")
+    result = subprocess.run([sys.executable, "-m", "tools.results", "outputs", "layers"], cwd=project_copy,
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"snippets/layers.py:{line_of(snippet, 'nett(X)')}: section ")
+    assert "raised NameError: name 'nett' is not defined" in result.stderr.splitlines()[0]
+
+
+def test_a_snippet_that_warns(project_copy):
+    snippet = project_copy / "snippets" / "layers.py"
+    edit(snippet, "print(net(X).shape)", "import warnings; warnings.warn('check this'); print(net(X).shape)")
+    with pytest.raises(SnippetError) as error:
+        output_differences(snippet)
+    line = line_of(snippet, "check this")
+    section = error.value.section
+    assert str(error.value) == (
+        f"snippets/layers.py:{line}: section '{section}' wrote to stderr: UserWarning: check this\n"
+        "A reader would see it under the code, and the page does not show it: remove its cause, or, if the section "
+        "shows it on purpose, end the section's name with '-warns' (its output then shows the warning)")
+
+
 def test_a_snippet_with_a_syntax_error(project_copy):
     error = error_of_changed_layers(project_copy, "net = nn.Sequential(nn.Linear(20, 256)",
                                     "net = nn.Sequential(nn.Linear(20, 256)))")

@@ -61,7 +61,8 @@ def stale(root: Path = ROOT) -> list[str]:
 
 
 if __name__ == "__main__":
-    for script in figure_scripts():
+    pages = sys.argv[1:]  # `make outputs PAGE=x`: only that page's figures
+    for script in [s for s in figure_scripts() if not pages or s.stem in pages]:
         for path in draw(script):
             print(f"drew {path.relative_to(ROOT)}")
     sys.exit(0)

@@ -149,9 +149,11 @@ def write_outputs(run: dict, outputs_dir: Path, root: Path = ROOT) -> list[Path]
     """Store what each snippet printed in the run, as `<outputs_dir>/<device>/<page>.txt`.
     Off the CPU, a file is written only where the outputs differ from the CPU's."""
     by_file: dict[str, dict[str, str]] = {}
-    for row in run["snippets"]:
+    # the section that failed, with its error (the sections around it are only "not run")
+    for row in sorted(run["snippets"], key=lambda row: row["status"] != "fail"):
         if row["status"] in ("fail", "not run"):
             raise SnippetError(row["error"] or f"{row['snippet']}: section '{row['section']}' did not run")
+    for row in run["snippets"]:
         by_file.setdefault(row["snippet"], {})[row["section"]] = row["output"]
     written = []
     for name, printed in by_file.items():

@@ -19,6 +19,7 @@ import sys
 import time
 import traceback
 import types
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,9 @@ class SnippetError(Exception):
     def __init__(self, message: str, section: str | None = None):
         super().__init__(message)
         self.section = section
+
+
+SHOWS_WARNINGS = "-warns"  # a section named so shows what it writes to stderr (a warning) as output
 
 
 @dataclass
@@ -139,16 +143,29 @@ def _run(path: Path, text: str, around=lambda section: contextlib.nullcontext(),
     outputs, seconds = {}, {}
     with _fresh_figures():
         for section, code in zip(sections, compiled):
-            buffer = io.StringIO()
+            buffer, errors = io.StringIO(), io.StringIO()
             start = time.perf_counter()
             body, last, line = code
             try:
-                with contextlib.redirect_stdout(buffer), running_as_main(module), around(section):
+                with (contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(errors),
+                      warnings.catch_warnings(record=True) as warned, running_as_main(module), around(section)):
+                    warnings.simplefilter("always")
                     exec(body, namespace)
                     value = eval(last, namespace) if last else None
             except Exception as error:
                 message = _describe_failure(path, section, error, buffer.getvalue())
                 raise SnippetError(message, section.name) from None
+            said = [(w.lineno if w.filename == str(path) else section.first_line,
+                     f"{w.category.__name__}: {w.message}") for w in warned]
+            said += [(section.first_line, text) for text in errors.getvalue().splitlines() if text.strip()]
+            if said and not section.name.endswith(SHOWS_WARNINGS):
+                where, text = said[0]
+                raise SnippetError(
+                    f"{_rel(path)}:{where}: section '{section.name}' wrote to stderr: {text}\n"
+                    f"A reader would see it under the code, and the page does not show it: remove its cause, or, "
+                    f"if the section shows it on purpose, end the section's name with '{SHOWS_WARNINGS}' "
+                    "(its output then shows the warning)", section.name)
+            buffer.write("".join(f"{text}\n" for _, text in said))
             if value is not None:  # a notebook would display it under the cell; the page shows no such output
                 raise SnippetError(
                     f"{_rel(path)}:{line}: section '{section.name}' ends with an expression whose value "
@@ -173,14 +190,12 @@ def _compile(code: str, filename: str, transform=None) -> tuple[types.CodeType, 
 
 
 def _describe_failure(path: Path, section: Section, error: Exception, printed: str) -> str:
+    # The snippet's own lines that led there, not the library's: what a contributor can change.
     frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == str(path)]
     line = frames[-1].lineno if frames else section.first_line
-    trace = "".join(traceback.format_exception(error)).rstrip()
+    trace = "\n".join(f"    {_rel(path)}:{f.lineno}: {(f.line or '').strip()}" for f in frames)
     tail = f"\nIt printed before failing:\n{printed.rstrip()}" if printed.strip() else ""
-    return (
-        f"{_rel(path)}:{line}: section '{section.name}' raised "
-        f"{type(error).__name__}: {error}\n{trace}{tail}"
-    )
+    return f"{_rel(path)}:{line}: section '{section.name}' raised {type(error).__name__}: {error}\n{trace}{tail}"
 
 
 @contextlib.contextmanager
