@@ -103,3 +103,18 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("translations behind their English page")
         for line in behind:
             terminalreporter.write_line(line)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A contributor's mistake (a page or snippet that breaks a rule, an include of a section that
+    does not exist) fails a test with its one message, not with a library's traceback."""
+    from pymdownx.snippets import SnippetMissingError
+
+    from tools.pages import PageError
+    from tools.snippets import SnippetError
+
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance((PageError, SnippetError, SnippetMissingError)):
+        report.longrepr = f"{call.excinfo.typename}: {call.excinfo.value}"
+    return report

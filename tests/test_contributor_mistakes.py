@@ -296,10 +296,15 @@ def test_languages_including_different_snippets(project_copy):
 
 
 def test_a_translated_heading_with_another_id(project_copy):
-    edit(project_copy / "docs" / "zh" / "layers.md", "{ #nesting-blocks }", "{ #nesting }")
-    (problem,) = parity_problems(project_copy)
-    assert problem.startswith("docs/zh/layers.md: heading ids [") and "'nesting'" in problem
-    assert "differ from docs/en/layers.md: [" in problem and "'nesting-blocks'" in problem
+    page = project_copy / "docs" / "zh" / "layers.md"
+    edit(page, "{ #nesting-blocks }", "{ #nesting }")
+    heading = next(line for line in page.read_text(encoding="utf-8").splitlines() if "{ #nesting }" in line)
+    english = project_copy / "docs" / "en" / "layers.md"
+    english_line = next(n for n, line in enumerate(english.read_text(encoding="utf-8").splitlines(), 1)
+                        if line.startswith("#") and "Nesting" in line)
+    assert parity_problems(project_copy) == [
+        f"docs/zh/layers.md:{line_of(page, '{ #nesting }')}: the heading '{heading.split(' {')[0].lstrip('# ')}' has "
+        f"the id 'nesting' where docs/en/layers.md:{english_line} has 'nesting-blocks': end it with {{ #nesting-blocks }}"]
 
 
 def test_a_translation_that_links_elsewhere(project_copy):

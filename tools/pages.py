@@ -302,15 +302,27 @@ def parity_problems(root: Path = ROOT) -> list[str]:
         for path in sorted(set(by_lang[first]) & set(by_lang[lang])):
             pair = (by_lang[first][path], by_lang[lang][path])
             problems += _include_differences(path, first, lang, *pair)
-            a, b = (heading_ids(page) for page in pair)
-            if a != b:
-                problems.append(f"docs/{lang}/{path}: heading ids {b} differ from docs/{first}/{path}: {a}")
+            problems += _heading_differences(path, first, lang, *pair)
             a, b = (Counter(internal_links(page)) for page in pair)
             if a != b:
                 only_a, only_b = sorted((a - b).elements()), sorted((b - a).elements())
                 problems.append(f"docs/{lang}/{path}: links to other pages differ from docs/{first}/{path}'s: "
                                 f"only in {first}: {only_a}, only in {lang}: {only_b}")
     return problems
+
+
+def _heading_differences(path: Path, first: str, lang: str, page_a: Path, page_b: Path) -> list[str]:
+    """The first heading whose id differs from the other language's, with both lines."""
+    a, b = headings(page_a), headings(page_b)
+    for (line_a, _, id_a), (line_b, text_b, id_b) in zip(a, b):
+        if id_a != id_b:
+            return [f"docs/{lang}/{path}:{line_b}: the heading '{text_b}' has the id '{id_b}' where "
+                    f"docs/{first}/{path}:{line_a} has '{id_a}': end it with {{ #{id_a} }}"]
+    if len(a) != len(b):
+        longer, extra = (first, a) if len(a) > len(b) else (lang, b)
+        line, text, _ = extra[min(len(a), len(b))]
+        return [f"docs/{longer}/{path}:{line}: the heading '{text}' has no counterpart on the other language's page"]
+    return []
 
 
 def _include_differences(path: Path, first: str, lang: str, page_a: Path, page_b: Path) -> list[str]:
@@ -335,16 +347,21 @@ def prose_lines(page: Path) -> list[tuple[int, str]]:
 
 def heading_ids(page: Path) -> list[str]:
     """The ids of a page's headings: explicit `{ #id }`, else what the site's slugify makes."""
+    return [anchor for _, _, anchor in headings(page)]
+
+
+def headings(page: Path) -> list[tuple[int, str, str]]:
+    """(line, text, id) of each heading of a page."""
     from pymdownx.slugs import slugify
 
     slug = slugify(case="lower")
-    ids = []
-    for _, line in prose_lines(page):
+    found = []
+    for number, line in prose_lines(page):
         match = HEADING.match(line)
         if match:
             text = re.sub(r"[`*]", "", match["text"])  # as rendered: code and emphasis marks gone
-            ids.append(match["id"] or slug(text, "-"))
-    return ids
+            found.append((number, match["text"], match["id"] or slug(text, "-")))
+    return found
 
 
 def internal_links(page: Path) -> list[str]:
