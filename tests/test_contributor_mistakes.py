@@ -303,7 +303,8 @@ def test_a_translated_heading_with_another_id(project_copy):
     english_line = next(n for n, line in enumerate(english.read_text(encoding="utf-8").splitlines(), 1)
                         if line.startswith("#") and "Nesting" in line)
     assert parity_problems(project_copy) == [
-        f"docs/zh/layers.md:{line_of(page, '{ #nesting }')}: the heading '{heading.split(' {')[0].lstrip('# ')}' has "
+        f"docs/zh/layers.md:{line_of(page, '{ #nesting }')}: the heading '{heading.split(' {')[0].lstrip('# ')}' "
+        "has "
         f"the id 'nesting' where docs/en/layers.md:{english_line} has 'nesting-blocks': end it with {{ #nesting-blocks }}"]
 
 
