@@ -304,8 +304,8 @@ def test_a_translated_heading_with_another_id(project_copy):
                         if line.startswith("#") and "Nesting" in line)
     assert parity_problems(project_copy) == [
         f"docs/zh/layers.md:{line_of(page, '{ #nesting }')}: the heading '{heading.split(' {')[0].lstrip('# ')}' "
-        "has "
-        f"the id 'nesting' where docs/en/layers.md:{english_line} has 'nesting-blocks': end it with {{ #nesting-blocks }}"]
+        f"has the id 'nesting' where docs/en/layers.md:{english_line} has 'nesting-blocks': "
+        "end it with { #nesting-blocks }"]
 
 
 def test_a_translation_that_links_elsewhere(project_copy):
