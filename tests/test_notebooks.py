@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
+from pymdownx.snippets import SnippetMissingError
 
 import tools.notebooks
 import tools.snippets
@@ -31,7 +32,11 @@ from tools.project import ROOT
 
 def notebook(lang, page="layers.md"):
     path = ROOT / "docs" / lang / page
-    return page_to_notebook(expand(path.read_text(encoding="utf-8"), ROOT, lang), lang, path, "../")
+    try:
+        expanded = expand(path.read_text(encoding="utf-8"), ROOT, lang)
+    except SnippetMissingError as error:  # a contributor's mistake, which the page rules name with its line
+        pytest.skip(f"docs/{lang}/{page} cannot be expanded ({error}): tests/test_pages.py names the include")
+    return page_to_notebook(expanded, lang, path, "../")
 
 
 def test_the_languages_notebooks_share_one_run():
