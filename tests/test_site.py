@@ -14,7 +14,7 @@ from tools.compare import compare
 from tools.links import problems as link_problems
 from tools.notebooks import TRY_IT
 from tools.pages import CJK, chapters, pages, snippet_for
-from tools.project import LANGUAGES, SOURCE, docs_dir, site_dir
+from tools.project import LANGUAGES, SOURCE, docs_dir, site_dir, site_url
 from tools.snippets import output_file, parse_sections, read_outputs
 
 PAGES = {lang: [p.relative_to(docs_dir(lang)) for p in pages(lang)] for lang in LANGUAGES}
@@ -208,3 +208,35 @@ def test_the_test_server_takes_a_dropped_connection_quietly(tmp_path, capfd):
             client.recv(1024)
         assert urllib.request.urlopen(base + "big.bin").read(10) == b"x" * 10  # still serving
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_every_page_links_itself_in_each_language_by_absolute_address(site):
+    for lang in LANGUAGES:
+        folder = site_dir(lang, site)
+        for path in folder.rglob("*.html"):
+            if lang == "en" and path.is_relative_to(site / "zh"):
+                continue
+            url = "" if path.name == "404.html" else path.relative_to(folder).as_posix().removesuffix("index.html")
+            html = path.read_text(encoding="utf-8")
+            alternates = sorted(re.findall(r'<link rel="alternate" href="([^"]*)" hreflang="([^"]*)">', html))
+            expected = [(site_url(other) + url, other) for other in LANGUAGES] + [(site_url(SOURCE) + url, "x-default")]
+            assert alternates == sorted(expected), path
+            if path.name != "404.html":
+                assert f'<link rel="canonical" href="{site_url(lang)}{url}">' in html, path
+
+
+def test_sitemaps_list_absolute_addresses_and_robots_txt_names_them(site):
+    for lang in LANGUAGES:
+        sitemap = (site_dir(lang, site) / "sitemap.xml").read_text(encoding="utf-8")
+        locations = re.findall(r"<loc>([^<]*)</loc>", sitemap)
+        assert locations and all(loc.startswith(site_url(lang)) for loc in locations)
+    robots = (site / "robots.txt").read_text(encoding="utf-8")
+    assert [f"Sitemap: {site_url(lang)}sitemap.xml" for lang in LANGUAGES] == re.findall(r"Sitemap: \S+", robots)
+
+
+def test_no_file_of_the_site_names_a_placeholder_address(site):
+    placeholders = ("example.org", "example.com", "pytorch-models/pytorch-models")
+    for path in site.rglob("*"):
+        if path.is_file() and path.suffix in {".html", ".xml", ".txt", ".json", ".ipynb", ".js"}:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert not [p for p in placeholders if p in text], path

@@ -39,7 +39,9 @@ from tools.project import (  # noqa: E402
     SITE,
     SOURCE,
     config_file,
+    repo_url,
     site_dir,
+    site_url,
     under,
 )
 
@@ -233,7 +235,8 @@ def fingerprint(root: Path, site: Path) -> str:
     from tools.results import commit
     from tools.snippets import current_device
 
-    digest = hashlib.sha256(f"{site}\0{commit(root)}\0{torch.__version__}\0{current_device()}".encode())
+    addresses = f"{site_url(SOURCE)}\0{repo_url()}"  # where the pages say they are, and their repository
+    digest = hashlib.sha256(f"{site}\0{commit(root)}\0{torch.__version__}\0{current_device()}\0{addresses}".encode())
     for name in INPUTS:
         for path in sorted([root / name] if (root / name).is_file() else (root / name).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:

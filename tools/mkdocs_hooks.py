@@ -31,7 +31,18 @@ from tools.llms import write as write_llms_txt  # noqa: E402
 from tools.mistakes import tables as mistakes_tables  # noqa: E402
 from tools.notebooks import NotebookError, chapter_notebooks, execute  # noqa: E402
 from tools.pages import PageError, check_includes, expand, heading_ids, join_chinese_lines, pages, rel, snippet_for  # noqa: E402
-from tools.project import CACHE, RENDERS, SITE, SOURCE, docs_dir, site_dir, under  # noqa: E402
+from tools.project import (  # noqa: E402
+    CACHE,
+    LANGUAGES,
+    RENDERS,
+    SITE,
+    SOURCE,
+    docs_dir,
+    repo_url,
+    site_dir,
+    site_url,
+    under,
+)
 from tools.report import device_tabs, report_tables, run_line  # noqa: E402
 from tools.snippets import SnippetError  # noqa: E402
 from tools.translations import fingerprint, recorded  # noqa: E402
@@ -59,12 +70,17 @@ def _root(config) -> Path:
     return Path(config.config_file_path).resolve().parent
 
 
+@event_priority(100)  # before the plugins, which read the addresses (print-site makes its page here)
 def on_config(config):
     """A translated language reads the snippets with its own comments (tools/comments.py), and
     is built into its own folder of the site. mkdocs-jupyter keeps the pages it renders from the
     notebooks in a cache per language (it evicts what one build did not use): its key is the
     notebook's bytes, which hold the outputs, so new outputs render anew."""
     root, lang = _root(config), config.theme["language"]
+    config.site_url, config.repo_url = site_url(lang), repo_url()
+    config.repo_name = config.repo_url.rstrip("/").split("/", 3)[-1] if config.repo_url else None
+    if not config.repo_url:
+        config.edit_uri = None  # no repository: no "Edit this page"
     if "mkdocs-jupyter" in config.plugins:
         config.plugins["mkdocs-jupyter"].config["cache_dir"] = str(under(root, RENDERS) / lang)
     if lang != SOURCE:
@@ -130,11 +146,17 @@ def on_post_build(config):
     if printable.exists():
         html = re.sub(r'href="#notebooks-([\w-]+)"', r'href="../notebooks/\1/"', printable.read_text(encoding="utf-8"))
         html = re.sub(r"<details(?![^>]*\bopen\b)", "<details open", html.replace('href="#print_page"', 'href="./"'))
-        printable.write_text(html, encoding="utf-8")
+        printable.write_text(_alternate_links(html, "print_page/"), encoding="utf-8")
     order = [next(iter(entry.values())) for entry in config.nav if isinstance(entry, dict)]
     texts = {uri: _texts[uri] for uri in order if uri in _texts}
     chapters = {uri for uri in texts if snippet_for(Path(config.docs_dir) / uri).exists()}
     write_llms_txt(config, texts, chapters)
+    not_found = Path(config.site_dir) / "404.html"  # rendered without on_post_page: its languages' home pages
+    if not_found.exists():
+        not_found.write_text(_alternate_links(not_found.read_text(encoding="utf-8"), ""), encoding="utf-8")
+    if config.theme["language"] == SOURCE:  # the site's root: where crawlers look for robots.txt
+        sitemaps = "".join(f"Sitemap: {site_url(lang)}sitemap.xml\n" for lang in LANGUAGES)
+        (Path(config.site_dir) / "robots.txt").write_text(f"User-agent: *\nAllow: /\n\n{sitemaps}", encoding="utf-8")
 
 
 def _generated_parts(markdown, page, config, files):
@@ -204,11 +226,15 @@ def on_page_context(context, page, config, nav):
 
 
 def on_post_page(output, page, config):
-    """Notebook pages: drop what mkdocs-jupyter inlines that they do not use (~590 KB of
+    """Every page: its head links the same page in each language, by absolute address, and
+    names the source language's as the default (x-default); Material links each language's
+    home page, by a relative address, which search engines ignore. Then, for notebook pages:
+    drop what mkdocs-jupyter inlines that they do not use (~590 KB of
     JupyterLab CSS, the Mermaid loader, an empty require.js tag), and link
     overrides/assets/stylesheets/notebook.css, which styles them in both schemes instead.
     Code blocks get Material's highlighting, and code and outputs, as scrollable regions, a tab
     stop."""
+    output = _alternate_links(output, page.url)
     if not page.file.src_uri.endswith(".ipynb"):
         return output
     from mkdocs.utils import get_relative_url
@@ -228,3 +254,10 @@ def on_post_page(output, page, config):
     output = re.sub(r'(<div class="jp-RenderedText[^"]*"[^>]*>\s*)<pre>', r'\1<pre tabindex="0">', output)
     href = get_relative_url("assets/stylesheets/notebook.css", page.url)
     return output.replace("</head>", f'  <link rel="stylesheet" href="{href}">\n  </head>', 1)
+
+
+def _alternate_links(output: str, url: str) -> str:
+    links = [f'<link rel="alternate" href="{site_url(lang)}{url}" hreflang="{lang}">' for lang in LANGUAGES]
+    links.append(f'<link rel="alternate" href="{site_url(SOURCE)}{url}" hreflang="x-default">')
+    output = re.sub(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">', "", output)
+    return output.replace("</head>", "  " + "\n    ".join(links) + "\n  </head>", 1)

@@ -6,6 +6,7 @@ paths out again.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -53,3 +54,19 @@ def pinned_torch(root: Path = ROOT) -> str:
     if not match:
         raise ValueError("requirements.txt pins no torch release (torch==X.Y.Z)")
     return match[1]
+
+
+LOCAL_URL = "http://127.0.0.1:8000/"  # where `make serve` serves the site
+
+
+def site_url(lang: str) -> str:
+    """The address of a language's pages: $SITE_URL (CI's deploy gives it the GitHub Pages
+    address), else the local preview's. The other languages are below it, in <lang>/."""
+    base = os.environ.get("SITE_URL") or LOCAL_URL
+    base += "" if base.endswith("/") else "/"
+    return base if lang == SOURCE else f"{base}{lang}/"
+
+
+def repo_url() -> str | None:
+    """The repository that built the site ($REPO_URL, which CI sets); none for a local build."""
+    return os.environ.get("REPO_URL") or None
