@@ -339,6 +339,129 @@ with model.register_forward_pre_hook(no_scaling, with_kwargs=True):
     print(torch.equal(model(X, scale=3.0), model.linear(X)))
 # --8<-- [end:pre-hook-changes-kwargs]
 
+# --8<-- [start:backward-hooks]
+def shapes(grads):
+    return [None if grad is None else tuple(grad.shape) for grad in grads]
+
+
+def pre_hook(name):
+    def hook(module, grad_output):  # before the module's backward
+        print(f"  pre-hook on {name}: grad_output {shapes(grad_output)}")
+    return hook
+
+
+def backward_hook(name):
+    def hook(module, grad_input, grad_output):  # after it: the gradients for the module's inputs
+        print(f"  hook on {name}:     grad_input {shapes(grad_input)}, grad_output {shapes(grad_output)}")
+    return hook
+
+
+net = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 1))
+module_handles = []
+for index in (1, 2):  # not net[0]: its input X needs no gradient (see below)
+    module_handles.append(net[index].register_full_backward_pre_hook(pre_hook(f"net[{index}]")))
+    module_handles.append(net[index].register_full_backward_hook(backward_hook(f"net[{index}]")))
+loss = net(X).sum()
+print("forward done, no hook ran; backward:")
+loss.backward()
+for handle in module_handles:
+    handle.remove()
+# --8<-- [end:backward-hooks]
+
+# --8<-- [start:backward-hook-return]
+def double_grad_output(module, grad_output):  # a backward pre-hook
+    return tuple(2 * grad for grad in grad_output)
+
+
+def double_grad_input(module, grad_input, grad_output):  # a backward hook
+    return tuple(2 * grad for grad in grad_input)
+
+
+def doubled_gradients():
+    net.zero_grad()
+    net(X).sum().backward()
+    return [name for name, p in net.named_parameters() if torch.allclose(p.grad, 2 * reference[name])]
+
+
+net.zero_grad()
+net(X).sum().backward()
+reference = {name: p.grad.clone() for name, p in net.named_parameters()}  # no hook
+with net[2].register_full_backward_pre_hook(double_grad_output):
+    print("pre-hook on net[2], 2 * grad_output:", doubled_gradients())
+with net[2].register_full_backward_hook(double_grad_input):
+    print("hook on net[2], 2 * grad_input:     ", doubled_gradients())
+# --8<-- [end:backward-hook-return]
+
+# --8<-- [start:tensor-hooks]
+net = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 1))
+weight = net[0].weight
+
+
+def before(grad):  # runs before grad is added to weight.grad
+    print(f"  register_hook:             grad norm {grad.norm():.3f}, weight.grad is None: {weight.grad is None}")
+
+
+def after(param):  # runs once param.grad holds the sum
+    print(f"  post_accumulate_grad_hook: weight.grad norm {param.grad.norm():.3f}")
+
+
+with weight.register_hook(before), weight.register_post_accumulate_grad_hook(after):
+    for step in (1, 2):  # two backward passes, no zero_grad() between them
+        print(f"backward {step}:")
+        net(X).sum().backward()
+# --8<-- [end:tensor-hooks]
+
+# --8<-- [start:gradient-norms]
+grad_norms = {}
+
+
+def log_norm(name):
+    def hook(param):
+        grad_norms[name] = round(param.grad.norm().item(), 3)
+    return hook
+
+
+net.zero_grad()
+norm_handles = [p.register_post_accumulate_grad_hook(log_norm(name)) for name, p in net.named_parameters()]
+net(X).sum().backward()
+print(grad_norms)  # in the order backward completed them: the last layer first
+for handle in norm_handles:
+    handle.remove()
+# --8<-- [end:gradient-norms]
+
+# --8<-- [start:clip-one-layer]
+def clip_norm(max_norm):
+    def hook(grad):  # what it returns replaces the gradient
+        return grad * (max_norm / (grad.norm() + 1e-6)).clamp(max=1.0)  # the scaling of clip_grad_norm_
+    return hook
+
+
+net.zero_grad()
+with net[0].weight.register_hook(clip_norm(0.1)):
+    net(X).sum().backward()
+print({name: round(p.grad.norm().item(), 3) for name, p in net.named_parameters()})
+# --8<-- [end:clip-one-layer]
+
+# --8<-- [start:backward-hooks-in-place]
+net = nn.Sequential(nn.Linear(20, 16), nn.ReLU(inplace=True), nn.Linear(16, 8), nn.ReLU(inplace=True), nn.Linear(8, 1))
+with net[2].register_full_backward_hook(backward_hook("net[2]")):
+    try:
+        net(X)  # net[3] writes into the output of net[2]: the forward fails
+    except RuntimeError as error:
+        print("RuntimeError:", str(error).split(". ")[0])
+    with torch.no_grad():
+        print("under no_grad:", net(X).shape)  # nothing recorded, nothing wrapped
+with net[2].weight.register_hook(lambda grad: None):  # a tensor hook wraps nothing
+    net(X).sum().backward()
+    print("a hook on net[2].weight:", net[2].weight.grad.shape)
+for module in net.modules():
+    if isinstance(module, nn.ReLU):
+        module.inplace = False  # the fix for a module hook: each ReLU writes a new tensor
+with net[2].register_full_backward_hook(backward_hook("net[2]")):
+    print("inplace=False:")
+    net(X).sum().backward()
+# --8<-- [end:backward-hooks-in-place]
+
 # --8<-- [start:dropout-modes]
 dropout = nn.Dropout(p=0.5)
 ones = torch.ones(8)
@@ -426,6 +549,12 @@ describe(ChildrenSequential(*layers))
 describe(nn.Sequential(*layers))
 # --8<-- [end:exercise-predict-reused-relu-solution]
 
+# --8<-- [start:exercise-count-chimera-parameters]
+for name, child in chimera.named_children():
+    print(name, type(child).__name__, sum(p.numel() for p in child.parameters()))
+print("total:", sum(p.numel() for p in chimera.parameters()))
+# --8<-- [end:exercise-count-chimera-parameters]
+
 # --8<-- [start:exercise-layers-in-a-list]
 class Tower(nn.Module):
     def __init__(self, depth):
@@ -462,12 +591,6 @@ for tower in (Tower(3), ModuleListTower(3)):
           f"{len(optimizer.param_groups[0]['params'])} tensors in the optimizer, "
           f"{len(tower.state_dict())} in the state dict")
 # --8<-- [end:exercise-layers-in-a-list-solution]
-
-# --8<-- [start:exercise-count-chimera-parameters]
-for name, child in chimera.named_children():
-    print(name, type(child).__name__, sum(p.numel() for p in child.parameters()))
-print("total:", sum(p.numel() for p in chimera.parameters()))
-# --8<-- [end:exercise-count-chimera-parameters]
 
 # --8<-- [start:exercise-constant-after-to]
 class Standardize(nn.Module):
@@ -536,6 +659,58 @@ class Residual(nn.Module):  # X + fn(X), for any module fn
 wrapped = nn.Sequential(*[Residual(nn.Sequential(layer, nn.ReLU())) for layer in stack.layers])  # same layers
 print(torch.equal(wrapped(X), stack(X)))
 # --8<-- [end:exercise-residual-stack]
+
+# --8<-- [start:exercise-weight-gradient-norms]
+class Block(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.linear = nn.Linear(width, width)
+
+    def forward(self, X):
+        out = self.linear(X)
+        out += X  # the skip connection, added in place as in torchvision's BasicBlock
+        return F.relu(out)
+
+
+model = nn.Sequential(Block(20), Block(20), nn.Linear(20, 1))
+weight_grad_norms = {}
+
+
+def log_weight_grad_norm(name):
+    def hook(module, grad_input, grad_output):
+        weight_grad_norms[name] = round(grad_input[0].norm().item(), 3)
+    return hook
+
+
+for name, module in model.named_modules():
+    if isinstance(module, nn.Linear):
+        module.register_full_backward_hook(log_weight_grad_norm(name))
+try:
+    model(X).sum().backward()
+except RuntimeError as error:
+    print("RuntimeError:", str(error).split(". ")[0])
+# --8<-- [end:exercise-weight-gradient-norms]
+
+# --8<-- [start:exercise-weight-gradient-norms-solution]
+model = nn.Sequential(Block(20), Block(20), nn.Linear(20, 1))  # a new model: no module hooks
+linears = {name: module for name, module in model.named_modules() if isinstance(module, nn.Linear)}
+weight_grad_norms = {}
+
+
+def log_norm_of(name):
+    def hook(weight):  # runs once weight.grad is complete
+        weight_grad_norms[name] = round(weight.grad.norm().item(), 3)
+    return hook
+
+
+weight_handles = [linear.weight.register_post_accumulate_grad_hook(log_norm_of(name))
+                  for name, linear in linears.items()]
+model(X).sum().backward()
+print(weight_grad_norms)
+print(weight_grad_norms == {name: round(linear.weight.grad.norm().item(), 3) for name, linear in linears.items()})
+for handle in weight_handles:
+    handle.remove()
+# --8<-- [end:exercise-weight-gradient-norms-solution]
 
 # --8<-- [start:exercise-compiled-checkpoint]
 trained = FixedHiddenMLP()

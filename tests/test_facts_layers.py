@@ -1,5 +1,6 @@
 """The facts docs/*/layers.md claims, checked on the objects its snippet builds."""
 
+import ast
 import re
 import types
 import warnings
@@ -724,6 +725,369 @@ def test_a_with_kwargs_pre_hook_changes_args_and_kwargs_by_returning_a_pair():
     assert outputs["pre-hook-changes-kwargs"].strip() == "True"
 
 
+# Backward hooks on modules
+
+
+def small_net():
+    return nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 1))
+
+
+def test_no_backward_hook_runs_in_the_forward_pass_and_they_run_last_module_first_pre_hook_first():
+    net, log = small_net(), []
+    for index in (1, 2):
+        net[index].register_full_backward_pre_hook(lambda module, grad_output, i=index: log.append(f"pre {i}"))
+        net[index].register_full_backward_hook(lambda module, grad_input, grad_output, i=index: log.append(f"hook {i}"))
+    loss = net(ns["X"]).sum()
+    assert log == []
+    loss.backward()
+    assert log == ["pre 2", "hook 2", "pre 1", "hook 1"]
+    lines = outputs["backward-hooks"].splitlines()
+    assert [line.split(":")[0].strip() for line in lines[1:]] == [
+        "pre-hook on net[2]", "hook on net[2]", "pre-hook on net[1]", "hook on net[1]"]
+
+
+def test_the_pre_hook_runs_before_the_module_backward_and_the_hook_after_the_input_gradients():
+    net, seen = small_net(), {}
+    net[2].register_full_backward_pre_hook(lambda module, grad_output: seen.update(pre_weight_grad=module.weight.grad))
+    hidden = net[1](net[0](ns["X"]))
+    hidden.retain_grad()
+    net[2].register_full_backward_hook(lambda module, grad_input, grad_output: seen.update(grad_input=grad_input,
+                                                                                        grad_output=grad_output))
+    Y = net[2](hidden)
+    Y.sum().backward()
+    assert seen["pre_weight_grad"] is None  # the module's own gradients were not computed yet
+    assert torch.allclose(seen["grad_input"][0], hidden.grad)  # the gradient with respect to the input
+    assert torch.equal(seen["grad_output"][0], torch.ones_like(Y))
+
+
+def test_grad_input_has_one_entry_per_positional_argument_and_none_for_one_that_is_not_a_tensor():
+    class Scaled(nn.Module):
+        def forward(self, a, scale):
+            return a * scale
+
+    module, seen = Scaled(), {}
+    module.register_full_backward_hook(lambda m, grad_input, grad_output: seen.update(grad_input=grad_input,
+                                                                                    grad_output=grad_output))
+    a = torch.ones(3, requires_grad=True)
+    module(a, 2.0).sum().backward()
+    assert len(seen["grad_input"]) == 2 and seen["grad_input"][1] is None
+    assert torch.equal(seen["grad_input"][0], torch.full((3,), 2.0)) and len(seen["grad_output"]) == 1
+
+
+def test_a_linear_hook_sees_the_input_gradient_shape_not_the_weight_gradient_shape():
+    net, seen = small_net(), {}
+    net[2].register_full_backward_hook(lambda module, grad_input, grad_output: seen.update(shape=grad_input[0].shape))
+    net(ns["X"]).sum().backward()
+    assert seen["shape"] == (2, 8) and net[2].weight.shape == (1, 8)
+    assert "hook on net[2]:     grad_input [(2, 8)], grad_output [(2, 1)]" in outputs["backward-hooks"]
+
+
+def test_a_module_called_twice_runs_its_backward_hook_twice():
+    layer, calls = nn.Linear(4, 4), []
+    layer.register_full_backward_hook(lambda module, grad_input, grad_output: calls.append(1))
+    X = torch.ones(2, 4, requires_grad=True)
+    layer(torch.relu(layer(X))).sum().backward()
+    assert len(calls) == 2
+
+
+def test_a_hook_on_a_layer_whose_input_needs_no_gradient_fires_early_with_none_and_warns():
+    net, seen = small_net(), {}
+    net[0].register_full_backward_hook(
+        lambda module, grad_input, grad_output: seen.update(grad_input=grad_input, weight_grad=module.weight.grad))
+    with pytest.warns(UserWarning, match="Full backward hook is firing when gradients are computed with respect to "
+                                         "module outputs since no inputs require gradients"):
+        net(ns["X"]).sum().backward()
+    assert seen["grad_input"] == (None,)
+    assert seen["weight_grad"] is None and net[0].weight.grad is not None  # it came later
+    with pytest.warns(UserWarning, match="Full backward hook is firing"):  # a pre-hook there warns as well
+        pre = small_net()
+        pre[0].register_full_backward_pre_hook(lambda module, grad_output: None)
+        pre(ns["X"]).sum().backward()
+
+
+def test_the_old_backward_hook_sees_the_three_inputs_of_addmm_and_warns():
+    net, seen = small_net(), {}
+    net[2].register_backward_hook(lambda module, grad_input, grad_output: seen.update(
+        shapes=[tuple(g.shape) for g in grad_input]))
+    with pytest.warns(FutureWarning, match="will be missing some grad_input"):
+        Y = net(ns["X"])
+    assert Y.grad_fn.name() == "AddmmBackward0"
+    Y.sum().backward()
+    assert seen["shapes"] == [(1,), (2, 8), (8, 1)]  # bias, input, transposed weight
+
+
+def hooked_gradients(register):
+    """Which gradients of a fresh small network a hook doubled, and which it left as they were."""
+    with torch.random.fork_rng():
+        torch.manual_seed(2)
+        net = small_net()
+    net(ns["X"]).sum().backward()
+    reference = {name: p.grad.clone() for name, p in net.named_parameters()}
+    net.zero_grad()
+    with register(net):
+        net(ns["X"]).sum().backward()
+    doubled = {name: torch.allclose(p.grad, 2 * reference[name]) for name, p in net.named_parameters()}
+    return doubled, {name: torch.equal(p.grad, reference[name]) for name, p in net.named_parameters()}
+
+
+def test_a_pre_hook_return_reaches_the_module_weights_and_a_hook_return_only_earlier_modules():
+    double = lambda grads: tuple(2 * g for g in grads)  # noqa: E731
+    doubled, _ = hooked_gradients(
+        lambda net: net[2].register_full_backward_pre_hook(lambda module, grad_output: double(grad_output)))
+    assert all(doubled.values())
+    doubled, same = hooked_gradients(
+        lambda net: net[2].register_full_backward_hook(lambda module, grad_input, grad_output: double(grad_input)))
+    assert doubled == {"0.weight": True, "0.bias": True, "2.weight": False, "2.bias": False}
+    assert same["2.weight"] and same["2.bias"]
+    lines = outputs["backward-hook-return"].splitlines()
+    assert lines[0].endswith("['0.weight', '0.bias', '2.weight', '2.bias']")
+    assert lines[1].endswith("['0.weight', '0.bias']")
+
+
+def test_backward_hooks_that_return_none_change_nothing():
+    _, same = hooked_gradients(lambda net: net[2].register_full_backward_hook(lambda *args: None))
+    assert all(same.values())
+    _, same = hooked_gradients(lambda net: net[2].register_full_backward_pre_hook(lambda *args: None))
+    assert all(same.values())
+
+
+def test_a_backward_hook_must_return_a_tuple_as_long_as_grad_input():
+    net = small_net()
+    net[2].register_full_backward_hook(lambda module, grad_input, grad_output: (grad_input[0], grad_input[0]))
+    with pytest.raises(RuntimeError, match="invalid number of grad_input, got 2, but expected 1"):
+        net(ns["X"]).sum().backward()
+
+
+# Hooks on tensors and parameters
+
+
+def test_register_hook_sees_the_gradient_and_its_return_value_replaces_it():
+    w, seen = torch.ones(3, requires_grad=True), []
+    w.register_hook(lambda grad: seen.append(grad.clone()))
+    (w * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert torch.equal(seen[0], torch.tensor([1.0, 2.0, 3.0]))
+    v = torch.ones(3, requires_grad=True)
+    v.register_hook(lambda grad: 2 * grad)
+    (v * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert torch.equal(v.grad, torch.tensor([2.0, 4.0, 6.0]))
+
+
+def test_a_parameter_hook_runs_before_accumulation_and_the_post_accumulate_hook_after_with_the_sum():
+    layer, seen = nn.Linear(3, 1), []
+    layer.weight.register_hook(lambda grad: seen.append(("hook", layer.weight.grad is None, grad.clone())))
+    layer.weight.register_post_accumulate_grad_hook(lambda param: seen.append(("post", param is layer.weight,
+                                                                               param.grad.clone())))
+    for _ in range(2):
+        layer(torch.ones(1, 3)).sum().backward()
+    assert [entry[:2] for entry in seen] == [("hook", True), ("post", True), ("hook", False), ("post", True)]
+    assert torch.equal(seen[0][2], seen[2][2])  # one pass's gradient each time
+    assert torch.equal(seen[3][2], 2 * seen[1][2])  # .grad accumulates
+
+
+def test_page_tensor_hooks_show_one_pass_each_time_and_an_accumulating_grad():
+    numbers = [float(x) for x in re.findall(r"norm (\d+\.\d+)", outputs["tensor-hooks"])]
+    hook_1, post_1, hook_2, post_2 = numbers
+    assert hook_1 == hook_2 == post_1 and abs(post_2 - 2 * post_1) <= 0.0015
+    assert "weight.grad is None: True" in outputs["tensor-hooks"].split("backward 2:")[0]
+    assert "weight.grad is None: False" in outputs["tensor-hooks"].split("backward 2:")[1]
+
+
+def test_a_post_accumulate_hook_must_return_none_and_exists_for_leaf_tensors_only():
+    layer = nn.Linear(3, 1)
+    layer.weight.register_post_accumulate_grad_hook(lambda param: param.grad * 2)
+    with pytest.raises(RuntimeError, match="post accumulate grad hooks should return None"):
+        layer(torch.ones(1, 3)).sum().backward()
+    with pytest.raises(RuntimeError, match="cannot be registered on non-leaf tensors"):
+        layer(torch.ones(1, 3)).register_post_accumulate_grad_hook(lambda tensor: None)
+
+
+def test_tensor_hook_handles_are_removable_context_managers():
+    w, calls = torch.ones(2, requires_grad=True), []
+    with w.register_hook(lambda grad: calls.append(1)) as first, \
+            w.register_post_accumulate_grad_hook(lambda param: calls.append(2)) as second:
+        w.sum().backward()
+    w.sum().backward()
+    assert calls == [1, 2]
+    assert all(isinstance(handle, torch.utils.hooks.RemovableHandle) for handle in (first, second))
+
+
+def test_a_tensor_hook_runs_once_with_the_sum_over_every_use_and_a_module_hook_once_per_call():
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        model = ns["FixedHiddenMLP"]()  # calls self.linear twice
+    calls = {"tensor": [], "post": 0, "module": 0}
+    model.linear.weight.register_hook(lambda grad: calls["tensor"].append(grad.clone()))
+    model.linear.weight.register_post_accumulate_grad_hook(lambda param: calls.__setitem__("post", calls["post"] + 1))
+    model.linear.register_full_backward_hook(lambda *args: calls.__setitem__("module", calls["module"] + 1))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Full backward hook is firing")  # the first call's input X needs none
+        model(ns["X"]).backward()
+    assert len(calls["tensor"]) == 1 and calls["post"] == 1 and calls["module"] == 2
+    assert torch.equal(calls["tensor"][0], model.linear.weight.grad)  # the sum over both uses
+
+
+def test_a_tensor_hook_works_on_an_intermediate_result():
+    net, seen = small_net(), {}
+    hidden = net[0](ns["X"])
+    hidden.register_hook(lambda grad: seen.update(grad=grad))
+    net[2](net[1](hidden)).sum().backward()
+    assert seen["grad"].shape == hidden.shape
+
+
+def test_page_gradient_norms_arrive_last_layer_first_and_equal_a_loop_after_backward():
+    logged = ns["grad_norms"]
+    assert list(logged) == ["2.bias", "2.weight", "0.bias", "0.weight"]
+    net, norms = small_net(), {}
+    for name, p in net.named_parameters():
+        p.register_post_accumulate_grad_hook(lambda param, name=name: norms.update({name: param.grad.norm().item()}))
+    net(ns["X"]).sum().backward()
+    assert list(norms)[:2] == ["2.bias", "2.weight"]
+    assert norms == {name: p.grad.norm().item() for name, p in net.named_parameters()}
+
+
+def test_an_optimizer_step_in_a_post_accumulate_hook_updates_like_step_and_frees_each_gradient():
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        fused, plain = small_net(), small_net()
+    plain.load_state_dict(fused.state_dict())
+    optimizers = {p: torch.optim.SGD([p], lr=0.1) for p in fused.parameters()}
+
+    def step(param):
+        optimizers[param].step()
+        param.grad = None  # freed at once
+
+    for p in fused.parameters():
+        p.register_post_accumulate_grad_hook(step)
+    fused(ns["X"]).sum().backward()
+    optimizer = torch.optim.SGD(plain.parameters(), lr=0.1)
+    plain(ns["X"]).sum().backward()
+    optimizer.step()
+    assert all(p.grad is None for p in fused.parameters())
+    assert all(torch.allclose(a, b) for a, b in zip(fused.parameters(), plain.parameters()))
+
+
+def test_clipping_in_a_tensor_hook_scales_one_gradient_as_clip_grad_norm_does_and_leaves_the_others():
+    with torch.random.fork_rng():
+        torch.manual_seed(4)
+        hooked, plain = small_net(), small_net()
+    plain.load_state_dict(hooked.state_dict())
+    hooked[0].weight.register_hook(ns["clip_norm"](0.1))
+    hooked(ns["X"]).sum().backward()
+    plain(ns["X"]).sum().backward()
+    assert plain[0].weight.grad.norm() > 0.1
+    nn.utils.clip_grad_norm_(plain[0].weight, 0.1)
+    assert torch.allclose(hooked[0].weight.grad, plain[0].weight.grad)
+    assert all(torch.equal(a.grad, b.grad) for a, b in zip(list(hooked.parameters())[1:], list(plain.parameters())[1:]))
+
+
+def test_page_clip_changes_only_the_first_weight():
+    norms, clipped = ns["grad_norms"], ast.literal_eval(outputs["clip-one-layer"])
+    assert clipped["0.weight"] == 0.1 and norms["0.weight"] > 0.1
+    assert all(clipped[name] == norms[name] for name in norms if name != "0.weight")
+
+
+def test_a_clipping_hook_clips_each_pass_and_the_accumulated_sum_can_exceed_max_norm():
+    layer = nn.Linear(4, 1)
+    layer.weight.register_hook(ns["clip_norm"](0.1))
+    for _ in range(2):
+        layer(torch.ones(3, 4)).sum().backward()
+    assert layer.weight.grad.norm() > 0.1 + 1e-3  # two clipped passes: 0.2
+    nn.utils.clip_grad_norm_(layer.weight, 0.1)
+    assert layer.weight.grad.norm() <= 0.1 + 1e-6
+
+
+# Backward hooks and in-place operations
+
+
+@pytest.mark.parametrize("kind", ["hook", "pre-hook"])
+def test_a_module_with_a_backward_hook_returns_its_output_as_a_view_of_backward_hook_function(kind):
+    layer, X = nn.Linear(4, 4), torch.ones(2, 4, requires_grad=True)
+    if kind == "hook":
+        layer.register_full_backward_hook(lambda *args: None)
+    else:
+        layer.register_full_backward_pre_hook(lambda *args: None)
+    Y = layer(X)
+    assert Y._is_view() and "BackwardHookFunction" in Y.grad_fn.name()
+    assert not nn.Linear(4, 4)(X)._is_view()
+
+
+def in_place_after(hooked):
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(4, 4)
+
+        def forward(self, X):
+            out = self.linear(X)
+            out += X  # as torchvision's BasicBlock: out += identity
+            return out
+
+    return {
+        "in-place ReLU after it": (lambda net: net[0], nn.Sequential(nn.Linear(4, 4), nn.ReLU(inplace=True))),
+        "the in-place ReLU itself": (lambda net: net[1], nn.Sequential(nn.Linear(4, 4), nn.ReLU(inplace=True))),
+        "out += identity": (lambda block: block.linear, Residual()),
+    }[hooked]
+
+
+@pytest.mark.parametrize("case", ["in-place ReLU after it", "the in-place ReLU itself", "out += identity"])
+@pytest.mark.parametrize("kind", ["hook", "pre-hook"])
+def test_an_in_place_change_of_a_hooked_module_input_or_output_fails_in_the_forward(case, kind):
+    pick, model = in_place_after(case)
+    if kind == "hook":
+        pick(model).register_full_backward_hook(lambda *args: None)
+    else:
+        pick(model).register_full_backward_pre_hook(lambda *args: None)
+    with pytest.raises(RuntimeError, match="Output 0 of BackwardHookFunction is a view and is being modified inplace"):
+        model(torch.ones(2, 4))
+    with torch.no_grad():
+        assert model(torch.ones(2, 4)).shape == (2, 4)  # nothing is wrapped where nothing is recorded
+    model.eval()
+    with pytest.raises(RuntimeError, match="BackwardHookFunction"):
+        model(torch.ones(2, 4))  # eval() does not help: only no_grad does
+
+
+def test_page_in_place_output():
+    lines = outputs["backward-hooks-in-place"].splitlines()
+    assert lines[0] == "RuntimeError: Output 0 of BackwardHookFunction is a view and is being modified inplace"
+    assert lines[1] == "under no_grad: torch.Size([2, 1])" and lines[3] == "inplace=False:"
+
+
+def test_forward_hooks_and_tensor_hooks_wrap_nothing_and_work_with_in_place_operations():
+    net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(inplace=True), nn.Linear(4, 1))
+    net[0].register_forward_hook(lambda module, args, output: None)
+    net[0].weight.register_hook(lambda grad: None)
+    net[0].weight.register_post_accumulate_grad_hook(lambda param: None)
+    Y = net[0](torch.ones(2, 4))
+    assert not Y._is_view()
+    net(torch.ones(2, 4)).sum().backward()
+    assert net[0].weight.grad is not None
+
+
+def test_relu_reads_inplace_at_every_call_so_setting_it_false_fixes_the_hook():
+    net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(inplace=True), nn.Linear(4, 1))
+    net[0].register_full_backward_hook(lambda *args: None)
+    with pytest.raises(RuntimeError, match="BackwardHookFunction"):
+        net(torch.ones(2, 4))
+    net[1].inplace = False
+    net(torch.ones(2, 4, requires_grad=True)).sum().backward()
+    assert net[0].weight.grad is not None
+
+
+def test_out_of_place_residual_addition_works_with_a_backward_hook():
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(4, 4)
+
+        def forward(self, X):
+            return self.linear(X) + X
+
+    block, calls = Residual(), []
+    block.linear.register_full_backward_hook(lambda *args: calls.append(1))
+    block(torch.ones(2, 4, requires_grad=True)).sum().backward()
+    assert calls == [1]
+
+
 # Training and evaluation mode
 
 
@@ -1000,6 +1364,36 @@ def test_residual_blocks_compose_inside_a_sequential():
     assert isinstance(wrapped, nn.Sequential) and all(isinstance(m, ns["Residual"]) for m in wrapped)
     assert torch.equal(wrapped(ns["X"]), stack(ns["X"]))
     assert sum(p.numel() for p in wrapped.parameters()) == sum(p.numel() for p in stack.parameters())
+
+
+def test_exercise_weight_gradient_norms_module_hooks_fail_in_place_and_read_the_input_gradient():
+    assert outputs["exercise-weight-gradient-norms"].strip() == (
+        "RuntimeError: Output 0 of BackwardHookFunction is a view and is being modified inplace")
+
+    class OutOfPlace(ns["Block"]):
+        def forward(self, X):
+            return torch.relu(self.linear(X) + X)
+
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        model = nn.Sequential(OutOfPlace(20), OutOfPlace(20), nn.Linear(20, 1))
+    seen = {}
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            module.register_full_backward_hook(lambda m, grad_input, grad_output, name=name: seen.update(
+                {name: grad_input[0]}))
+    with pytest.warns(UserWarning, match="Full backward hook is firing"):
+        model(ns["X"]).sum().backward()
+    assert seen["0.linear"] is None  # so None.norm() raises AttributeError
+    assert seen["1.linear"].shape == (2, 20) and model[1].linear.weight.grad.shape == (20, 20)
+
+
+def test_exercise_weight_gradient_norms_solution_logs_the_head_first_and_matches_grad():
+    logged = ns["weight_grad_norms"]
+    assert list(logged) == ["2", "1.linear", "0.linear"]
+    assert logged == {name: round(linear.weight.grad.norm().item(), 3) for name, linear in ns["linears"].items()}
+    assert outputs["exercise-weight-gradient-norms-solution"].splitlines()[1] == "True"
+    assert not any(linear.weight._post_accumulate_grad_hooks for linear in ns["linears"].values())  # removed
 
 
 def compiled_state_dict(module):
