@@ -213,6 +213,71 @@ in_eval.train()  # back to training mode before training
 print("eval mode:    ", running_stats(in_eval[1]))
 # --8<-- [end:dry-run-statistics]
 
+# --8<-- [start:lazy-layer-norm]
+class LazyLayerNorm(LazyModuleMixin, nn.LayerNorm):
+    """nn.LayerNorm over the last dimension, whose size is read from the first input."""
+
+    cls_to_become = nn.LayerNorm  # the class the layer takes after its dry run
+
+    def __init__(self, eps=1e-5, bias=True):
+        super().__init__(0, eps=eps, bias=bias)  # nn.LayerNorm with size 0, then the mixin's hooks
+        self.weight = nn.UninitializedParameter()  # placeholders: no shape, no values
+        if bias:
+            self.bias = nn.UninitializedParameter()
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params():  # a placeholder has nothing to reset
+            super().reset_parameters()
+
+    def initialize_parameters(self, input):  # the dry run calls it with the arguments of forward
+        if self.has_uninitialized_params():
+            size = input.shape[-1]
+            self.weight.materialize((size,))  # a Parameter of that shape now, its memory not yet written
+            if self.bias is not None:
+                self.bias.materialize((size,))
+            self.reset_parameters()  # weight 1, bias 0, as nn.LayerNorm does
+        self.normalized_shape = tuple(self.weight.shape)  # also after load_state_dict gave the shape
+
+
+norm = LazyLayerNorm()
+placeholder = norm.weight
+print(norm)
+print(type(norm.weight).__name__, norm.has_uninitialized_params())
+normalized = norm(X)  # the dry run
+print(norm)
+print(type(norm).__name__, type(norm.weight).__name__, norm.weight is placeholder)
+print(torch.equal(normalized, nn.LayerNorm(20)(X)))  # what a sized nn.LayerNorm(20) computes
+# --8<-- [end:lazy-layer-norm]
+
+# --8<-- [start:lazy-layer-norm-load]
+class ForgetsLoadedSize(LazyLayerNorm):
+    """A first attempt: it sets its size only when the dry run creates the parameters."""
+
+    def initialize_parameters(self, input):
+        if self.has_uninitialized_params():
+            self.normalized_shape = (input.shape[-1],)
+            self.weight.materialize(self.normalized_shape)
+            self.bias.materialize(self.normalized_shape)
+            self.reset_parameters()
+
+
+with torch.no_grad():
+    norm.weight.fill_(2.0)  # stands in for training: not the initial values
+with tempfile.TemporaryDirectory() as folder:
+    path = Path(folder) / "norm.pt"
+    torch.save(norm.state_dict(), path)
+    norm_state = torch.load(path, weights_only=True)
+
+for cls in (LazyLayerNorm, ForgetsLoadedSize):
+    loaded_norm = cls()
+    print(cls.__name__, loaded_norm.load_state_dict(norm_state))  # the load hook gives the parameters their shape
+    try:
+        print(torch.equal(loaded_norm(X), norm(X)))  # the first call: no initialization, the loaded values kept
+    except RuntimeError as error:
+        show_error(error)
+    print(loaded_norm)
+# --8<-- [end:lazy-layer-norm-load]
+
 # --8<-- [start:meta-build]
 def sized_mlp():
     return nn.Sequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 10))
@@ -231,6 +296,22 @@ with torch.device("meta"):
     huge = nn.Linear(1_000_000, 1_000_000)
 print(f"{huge.weight.numel():,} weights, {huge.weight.numel() * huge.weight.element_size() / 1e12:.0f} TB as float32")
 # --8<-- [end:meta-build]
+
+# --8<-- [start:meta-shape-inference]
+def conv_features():
+    return nn.Sequential(nn.Conv2d(1, 6, kernel_size=5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten())
+
+
+with torch.random.fork_rng():  # the seeds set in here stay in here: the global stream is restored on exit
+    torch.manual_seed(0)
+    with torch.device("meta"):  # a throwaway copy: no memory, no arithmetic, no random numbers
+        n_features = conv_features()(torch.empty(1, 1, 28, 28)).shape[-1]
+    probed = nn.Sequential(conv_features(), nn.Linear(n_features, 10))  # sized layers only
+    torch.manual_seed(0)
+    by_hand = nn.Sequential(conv_features(), nn.Linear(6 * 12 * 12, 10))  # the size worked out by hand
+print(n_features, probed[1])
+print("same seed:", same_parameters(probed, by_hand))
+# --8<-- [end:meta-shape-inference]
 
 # --8<-- [start:to-empty]
 @contextlib.contextmanager
@@ -435,21 +516,6 @@ for layer in (kaiming_cnn[0], kaiming_cnn[4]):
           f"sqrt(2/fan_in) {(2 / fan_in) ** 0.5:.3f}")
 # --8<-- [end:exercise-init-before-dry-run]
 
-# --8<-- [start:exercise-count-linear-layers-task]
-def count_linear(model):
-    by_type = sum(type(m) == nn.Linear for m in model.modules())
-    by_isinstance = sum(isinstance(m, nn.Linear) for m in model.modules())
-    return by_type, by_isinstance
-# --8<-- [end:exercise-count-linear-layers-task]
-
-# --8<-- [start:exercise-count-linear-layers]
-counted = lazy_mlp()
-print("lazy, before the dry run:", count_linear(counted))
-counted(X)
-print("lazy, after the dry run: ", count_linear(counted))
-print("MultiheadAttention:      ", count_linear(nn.MultiheadAttention(embed_dim=8, num_heads=2)))
-# --8<-- [end:exercise-count-linear-layers]
-
 # --8<-- [start:exercise-channels-last]
 photos = torch.rand(8, 28, 28, 3)  # (batch, height, width, channels)
 wrong = nn.LazyConv2d(6, kernel_size=3)
@@ -484,6 +550,38 @@ snapshot = copy.deepcopy(start.state_dict())
 again = lazy_mlp()
 print(again.load_state_dict(snapshot), torch.equal(again(X), start(X)))
 # --8<-- [end:exercise-snapshot-before-dry-run]
+
+# --8<-- [start:exercise-lazy-prelu]
+class LazyPReLU(LazyModuleMixin, nn.PReLU):
+    """nn.PReLU with one slope per channel, the number of channels read from the first input."""
+
+    cls_to_become = nn.PReLU
+
+    def __init__(self, init=0.25):
+        super().__init__(0, init=init)  # nn.PReLU with 0 slopes, then the mixin's hooks
+        self.weight = nn.UninitializedParameter()
+
+    def reset_parameters(self):
+        if not self.has_uninitialized_params():
+            super().reset_parameters()
+
+    def initialize_parameters(self, input):
+        if self.has_uninitialized_params():
+            self.weight.materialize((input.shape[1],))  # channels: dimension 1, as for the lazy convolutions
+            self.reset_parameters()  # every slope 0.25
+        self.num_parameters = self.weight.shape[0]  # also after load_state_dict
+
+
+prelu = LazyPReLU()
+activated = prelu(images)  # the dry run, on the (2, 3, 8, 8) images: 3 channels
+print(prelu, torch.equal(activated, nn.PReLU(3)(images)))
+
+with torch.no_grad():
+    prelu.weight.copy_(torch.tensor([0.1, 0.2, 0.3]))  # stands in for training: not the initial values
+restored_prelu = LazyPReLU()
+print(restored_prelu.load_state_dict(prelu.state_dict()))
+print(torch.equal(restored_prelu(images), prelu(images)), restored_prelu)
+# --8<-- [end:exercise-lazy-prelu]
 
 # --8<-- [start:exercise-forget-reset-parameters-task]
 with torch.device("meta"):

@@ -443,18 +443,6 @@ def test_kaiming_after_the_dry_run_gives_sqrt_2_over_fan_in():
     assert all(torch.equal(layer.bias, torch.zeros_like(layer.bias)) for layer in (conv, linear))
 
 
-def test_count_linear_before_and_after_the_dry_run_and_in_attention():
-    count = ns["count_linear"]
-    net = ns["lazy_mlp"]()
-    assert count(net) == (0, 2)
-    net(ns["X"])
-    assert count(net) == (2, 2)
-    attention = nn.MultiheadAttention(embed_dim=8, num_heads=2)
-    assert count(attention) == (0, 1)
-    assert {name for name, _ in attention.named_parameters(recurse=False)} >= {"in_proj_weight", "in_proj_bias"}
-    assert [name for name, m in attention.named_modules() if isinstance(m, nn.Linear)] == ["out_proj"]
-
-
 def test_lazy_conv_takes_the_height_of_channels_last_data_for_channels():
     wrong, right = ns["wrong"], ns["right"]
     assert wrong.in_channels == 28 and right.in_channels == 3
@@ -803,3 +791,243 @@ def test_only_the_layers_built_before_the_first_lazy_one_keep_their_weights_unde
     assert torch.equal(sized[0].weight, lazy_middle[0].weight)  # built before the lazy layer: kept
     assert not torch.equal(sized[1].weight, lazy_middle[1].weight)  # drawn after the layer built after it
     assert not torch.equal(sized[2].weight, lazy_middle[2].weight)  # built after it: drew earlier
+
+
+# A lazy module of your own
+
+def test_the_mixins_constructor_registers_a_forward_pre_hook_and_a_load_pre_hook():
+    norm = ns["LazyLayerNorm"]()
+    assert isinstance(norm, LazyModuleMixin) and isinstance(norm, nn.LayerNorm)
+    assert norm._initialize_hook.id in norm._forward_pre_hooks
+    assert norm._load_hook.id in norm._load_state_dict_pre_hooks
+    assert norm.normalized_shape == (0,)  # nn.LayerNorm's constructor ran, with the placeholder size
+    assert all(isinstance(p, UninitializedParameter) for p in (norm.weight, norm.bias))
+    with pytest.raises(NotImplementedError):  # the mixin leaves initialize_parameters to the module
+        LazyModuleMixin.initialize_parameters(norm, torch.rand(2, 3))
+    hooked_yet = []
+
+    class Watching(ns["LazyLayerNorm"]):
+        def reset_parameters(self):  # nn.LayerNorm's constructor calls it
+            hooked_yet.append(hasattr(self, "_initialize_hook"))
+            super().reset_parameters()
+
+    assert hasattr(Watching(), "_initialize_hook") and hooked_yet == [False]  # the layer's constructor runs first
+
+
+def test_the_dry_run_calls_initialize_parameters_with_the_first_calls_arguments_before_forward():
+    seen = []
+
+    class Recording(ns["LazyLayerNorm"]):
+        def initialize_parameters(self, input):
+            seen.append((input, type(self), type(self.weight)))
+            super().initialize_parameters(input)
+
+    norm, x = Recording(), torch.rand(3, 7)
+    out = norm(x)
+    assert len(seen) == 1 and seen[0][0] is x
+    assert seen[0][1] is Recording and seen[0][2] is UninitializedParameter  # before the switch, before forward
+    assert type(norm) is nn.LayerNorm and norm.normalized_shape == (7,)
+    assert torch.equal(out, nn.LayerNorm(7)(x))
+    assert not norm._forward_pre_hooks and not norm._load_state_dict_pre_hooks
+    assert not hasattr(norm, "_initialize_hook") and not hasattr(norm, "_load_hook")
+    lines = outputs["lazy-layer-norm"].splitlines()
+    assert lines[0].startswith("LazyLayerNorm((0,),") and lines[2].startswith("LayerNorm((20,),")
+    assert lines[3:] == ["LayerNorm Parameter True", "True"]
+
+
+def test_a_placeholder_left_by_initialize_parameters_fails_the_dry_run():
+    class ForgetsBias(ns["LazyLayerNorm"]):
+        def initialize_parameters(self, input):
+            self.weight.materialize((input.shape[-1],))
+
+    with pytest.raises(RuntimeError, match="has not been fully initialized"):
+        ForgetsBias()(torch.rand(2, 3))
+
+
+def test_materialize_keeps_the_object_takes_the_placeholders_dtype_and_writes_nothing():
+    placeholder = UninitializedParameter(dtype=torch.float64)
+    with ns["nan_for_uninitialized_memory"]():
+        placeholder.materialize((4,))
+    assert type(placeholder) is nn.Parameter and placeholder.dtype == torch.float64
+    assert placeholder.shape == (4,) and placeholder.isnan().all()  # allocated, not written
+    norm = ns["LazyLayerNorm"]().to(torch.float64)
+    weight = norm.weight
+    norm(torch.rand(2, 5, dtype=torch.float64))
+    assert norm.weight is weight and norm.weight.dtype == torch.float64
+    assert torch.equal(norm.weight, torch.ones(5, dtype=torch.float64))  # reset_parameters wrote it
+
+
+def test_cls_to_become_changes_the_class_without_running_its_constructor():
+    calls = []
+
+    class Target(nn.LayerNorm):
+        def __init__(self, *args, **kwargs):
+            calls.append("init")
+            super().__init__(*args, **kwargs)
+
+    class LazyTarget(LazyModuleMixin, Target):
+        cls_to_become = Target
+
+        def __init__(self):
+            super().__init__(0)
+            self.weight, self.bias = UninitializedParameter(), UninitializedParameter()
+
+        def reset_parameters(self):
+            if not self.has_uninitialized_params():
+                nn.LayerNorm.reset_parameters(self)
+
+        initialize_parameters = ns["LazyLayerNorm"].initialize_parameters
+
+    layer = LazyTarget()
+    assert calls == ["init"]  # once, inside the lazy constructor
+    layer(torch.rand(2, 3))
+    assert type(layer) is Target and calls == ["init"]
+
+
+def test_without_cls_to_become_the_layer_keeps_its_lazy_class():
+    class StaysLazy(ns["LazyLayerNorm"]):
+        cls_to_become = None
+
+    assert LazyModuleMixin.cls_to_become is None
+    layer = StaysLazy()
+    x = torch.rand(2, 6)
+    out = layer(x)
+    assert type(layer) is StaysLazy and isinstance(layer, LazyModuleMixin)
+    assert repr(layer).startswith("StaysLazy((6,),") and not layer.has_uninitialized_params()
+    assert torch.equal(out, nn.LayerNorm(6)(x))
+
+
+def test_the_mixin_listed_second_never_runs_and_the_first_call_raises_value_error():
+    assert nn.Module.call_super_init is False  # nn.Module's constructor does not call the next class's
+    base = ns["LazyLayerNorm"]
+
+    class MixinSecond(nn.LayerNorm, LazyModuleMixin):
+        cls_to_become = nn.LayerNorm
+
+        def __init__(self):
+            super().__init__(0)
+            self.weight, self.bias = UninitializedParameter(), UninitializedParameter()
+
+        def reset_parameters(self):
+            if not self.has_uninitialized_params():
+                nn.LayerNorm.reset_parameters(self)
+
+        initialize_parameters = base.initialize_parameters
+
+    layer = MixinSecond()
+    assert not hasattr(layer, "_initialize_hook") and not layer._forward_pre_hooks
+    with pytest.raises(ValueError, match="uninitialized parameter"):
+        layer(torch.rand(2, 3))
+
+
+def test_reset_parameters_skips_placeholders_as_lazy_linear_does():
+    norm = ns["LazyLayerNorm"]()
+    ns["reset_all"](norm)  # before the dry run: nothing to reset, no error
+    assert norm.has_uninitialized_params()
+
+    class NoGuard(ns["LazyLayerNorm"]):
+        def reset_parameters(self):
+            nn.LayerNorm.reset_parameters(self)
+
+    unguarded = nn.Sequential(NoGuard())
+    with pytest.raises(ValueError, match="uninitialized parameter"):
+        ns["reset_all"](unguarded)
+    lazy_linear = nn.LazyLinear(3)
+    lazy_linear.reset_parameters()  # guarded in torch too
+    assert lazy_linear.has_uninitialized_params()
+
+
+def test_loading_into_lazy_layer_norm_materializes_without_initialize_parameters_and_keeps_the_values():
+    calls = []
+
+    class Recording(ns["LazyLayerNorm"]):
+        def initialize_parameters(self, input):
+            calls.append(self.has_uninitialized_params())
+            super().initialize_parameters(input)
+
+    state = ns["norm_state"]
+    assert torch.equal(state["weight"], torch.full((20,), 2.0))  # not the initial ones
+    layer = Recording()
+    layer.load_state_dict(state)
+    assert calls == [] and not layer.has_uninitialized_params() and layer.weight.shape == (20,)
+    assert layer.normalized_shape == (0,)  # set only at the first call
+    out = layer(ns["X"])
+    assert calls == [False]  # the first call still goes through the hook, with no placeholder left
+    assert type(layer) is nn.LayerNorm and layer.normalized_shape == (20,)
+    assert torch.equal(layer.weight, state["weight"]) and torch.equal(out, ns["norm"](ns["X"]))
+
+
+def test_a_size_set_only_at_creation_breaks_the_loaded_layer_for_good():
+    layer = ns["ForgetsLoadedSize"]()
+    layer.load_state_dict(ns["norm_state"])
+    with pytest.raises(RuntimeError, match="normalized_shape"):
+        layer(ns["X"])
+    assert type(layer) is nn.LayerNorm and layer.normalized_shape == (0,)  # switched before forward failed
+    with pytest.raises(RuntimeError, match="normalized_shape"):
+        layer(ns["X"])
+    fresh = ns["ForgetsLoadedSize"]()
+    fresh(ns["X"])  # with a dry run instead of a load it works
+    assert fresh.normalized_shape == (20,)
+    lines = outputs["lazy-layer-norm-load"].splitlines()
+    assert lines[1] == "True" and lines[-1].startswith("LayerNorm((0,),")
+
+
+def test_lazy_conv_and_batch_norm_forward_do_not_read_the_size_they_keep_at_0():
+    x = torch.rand(2, 3, 8, 8)
+    for make in (lambda: nn.LazyConv2d(4, kernel_size=3), nn.LazyBatchNorm2d):
+        source = make().eval()
+        source(x)
+        restored = make().eval()
+        restored.load_state_dict(source.state_dict())
+        assert torch.equal(restored(x), source(x)) and "(0," in repr(restored)
+
+
+# Inferring sizes with a forward on the meta device
+
+def test_a_meta_forward_infers_864_features_without_memory_or_random_numbers():
+    assert ns["n_features"] == 864
+    state = torch.get_rng_state()
+    with torch.device("meta"):
+        features = ns["conv_features"]()
+        example = torch.empty(1, 1, 28, 28)
+        out = features(example)
+    assert example.is_meta
+    assert torch.equal(torch.get_rng_state(), state)  # building and running on meta drew nothing
+    assert out.is_meta and out.shape == (1, 864)
+    assert all(p.is_meta for p in features.parameters())
+    probed = ns["probed"]
+    assert type(probed[1]) is nn.Linear and probed[1].in_features == 864
+    assert not any(isinstance(m, LazyModuleMixin) for m in probed.modules())
+    assert all(type(p) is nn.Parameter for p in probed.parameters())
+    assert ns["same_parameters"](probed, ns["by_hand"]) == [True] * 4
+
+
+# Exercise: a lazy PReLU
+
+def test_lazy_prelu_reads_channels_from_dimension_1_and_survives_a_load():
+    cls, images = ns["LazyPReLU"], ns["images"]
+    prelu = cls()
+    out = prelu(images)
+    assert type(prelu) is nn.PReLU and prelu.num_parameters == 3
+    assert torch.equal(prelu.weight, torch.full((3,), 0.25)) and torch.equal(out, nn.PReLU(3)(images))
+    restored = ns["restored_prelu"]
+    assert type(restored) is nn.PReLU and restored.num_parameters == 3
+    assert torch.equal(restored.weight, torch.tensor([0.1, 0.2, 0.3]))
+
+
+def test_a_lazy_prelu_that_sets_its_size_only_at_creation_computes_right_and_prints_0_after_a_load():
+    class SizeAtCreation(ns["LazyPReLU"]):
+        def initialize_parameters(self, input):
+            if self.has_uninitialized_params():
+                self.weight.materialize((input.shape[1],))
+                self.reset_parameters()
+                self.num_parameters = self.weight.shape[0]
+
+    images = ns["images"]
+    dry_run = SizeAtCreation()
+    dry_run(images)
+    assert repr(dry_run) == "PReLU(num_parameters=3)"  # the dry-run checks pass
+    restored = SizeAtCreation()
+    restored.load_state_dict(ns["prelu"].state_dict())
+    assert torch.equal(restored(images), ns["prelu"](images))  # computes correctly
+    assert repr(restored) == "PReLU(num_parameters=0)"  # only the printout is wrong
