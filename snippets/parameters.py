@@ -7,7 +7,7 @@ import warnings
 
 import torch
 from torch import nn
-from torch.func import functional_call
+from torch.func import functional_call, stack_module_state, vmap
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import orthogonal, weight_norm
 from torchinfo import summary
@@ -355,6 +355,104 @@ model.load_state_dict(TiedPair().state_dict(), assign=True)  # the state dict's 
 report("after assign=True", model)
 # --8<-- [end:tied-after-to-empty]
 
+# --8<-- [start:parameter-identity]
+def keeps_objects(change, model):  # does change(model) keep the model's Parameter objects?
+    objects = list(model.parameters())  # held, so that no new object can get the id() of a freed one
+    change(model)
+    return [id(p) for p in model.parameters()] == [id(p) for p in objects]
+
+
+def on_cpu():
+    return nn.Linear(4, 2)
+
+
+def on_meta():
+    with torch.device("meta"):
+        return nn.Linear(4, 2)
+
+
+changes = [  # what is done, how, and to a model built by which function
+    (".to(torch.float64)", lambda m: m.to(torch.float64), on_cpu),
+    (".half()", lambda m: m.half(), on_cpu),
+    ("load_state_dict(state)", lambda m: m.load_state_dict(on_cpu().state_dict()), on_cpu),
+    ('.to("meta")', lambda m: m.to("meta"), on_cpu),
+    ('to_empty(device="cpu") of a meta model', lambda m: m.to_empty(device="cpu"), on_meta),
+    ("load_state_dict(state, assign=True)", lambda m: m.load_state_dict(on_cpu().state_dict(), assign=True), on_cpu),
+]
+for what, change, build in changes:
+    print(f"{what:39} keeps the Parameter objects: {keeps_objects(change, build())}")
+batch_norm = nn.BatchNorm1d(3)
+running_mean = batch_norm.running_mean
+batch_norm.to(torch.float64)
+print(f"{'.to(torch.float64), a buffer':39} keeps the buffer object:     {batch_norm.running_mean is running_mean}")
+# --8<-- [end:parameter-identity]
+
+# --8<-- [start:optimizer-built-before]
+def holds(optimizer, model):  # does the optimizer hold exactly the model's parameters?
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    return held == {id(p) for p in model.parameters()}
+
+
+def step_moves(optimizer, model):  # does one training step change the model's parameters?
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer.zero_grad()
+    model(X.to(before[0].dtype)).sum().backward()
+    optimizer.step()
+    return any(not torch.equal(p, old) for p, old in zip(model.parameters(), before))
+
+
+for what, change, build in (changes[0], changes[-1]):  # .to(torch.float64) and assign=True
+    model = build()
+    early = torch.optim.SGD(model.parameters(), lr=0.1)  # built before the change
+    change(model)
+    print(f"{what:36} holds the parameters: {holds(early, model)}, a step moves them: {step_moves(early, model)}")
+# --8<-- [end:optimizer-built-before]
+
+# --8<-- [start:swap-tensors]
+swapped = nn.Linear(4, 2)
+sgd = torch.optim.SGD(swapped.parameters(), lr=0.1)
+old_weight = swapped.weight.detach().clone()
+loaded = nn.Parameter(torch.ones(2, 4))  # new values for the weight, say from a file
+torch.utils.swap_tensors(swapped.weight, loaded)  # the two objects exchange their contents
+print(torch.equal(swapped.weight, torch.ones(2, 4)), torch.equal(loaded, old_weight))
+print(holds(sgd, swapped), step_moves(sgd, swapped))  # the optimizer still trains the weight
+torch.utils.swap_tensors(swapped.bias, torch.zeros(2))  # the mistake: a plain tensor
+print(type(swapped.bias).__name__, swapped.bias.requires_grad)  # the class changed places too
+# --8<-- [end:swap-tensors]
+
+# --8<-- [start:swap-on-conversion]
+previous = torch.__future__.get_swap_module_params_on_conversion()
+torch.__future__.set_swap_module_params_on_conversion(True)  # a global setting: restore it below
+try:
+    for what, change, build in changes:
+        print(f"{what:39} keeps the Parameter objects: {keeps_objects(change, build())}")
+    with torch.device("meta"):
+        model = TiedPair()
+    model.to_empty(device="cpu")
+    print("still tied after to_empty:", model.second.weight is model.first.weight)
+    model = nn.Linear(4, 2)
+    loss = model(X).sum()
+    model.to(torch.float64)  # between a forward pass and its backward
+    try:
+        loss.backward()
+    except RuntimeError as error:
+        print(f"{type(error).__name__}: {str(error).split(' this can')[0]}")
+finally:
+    torch.__future__.set_swap_module_params_on_conversion(previous)
+print(torch.__future__.get_swap_module_params_on_conversion())  # back to the default
+# --8<-- [end:swap-on-conversion]
+
+# --8<-- [start:build-materialize-tie-optimizer]
+with torch.device("meta"):
+    model = TiedPair()  # 1. build: shapes, no memory
+model.to_empty(device="cpu")  # 2. materialize: memory...
+for layer in (model.first, model.second):
+    layer.reset_parameters()  # ...and values (or load_state_dict(state, assign=True) instead of both)
+model.tie_weights()  # 3. tie
+optimizer_last = torch.optim.SGD(model.parameters(), lr=0.1)  # 4. the optimizer, last
+print(holds(optimizer_last, model), sum(p.numel() for p in model.parameters()), step_moves(optimizer_last, model))
+# --8<-- [end:build-materialize-tie-optimizer]
+
 # --8<-- [start:functional-call]
 def unchanged(module, before):  # compares the whole state dict: parameters and buffers
     return all(torch.equal(before[name], t) for name, t in module.state_dict().items())
@@ -397,6 +495,87 @@ try:
 except RuntimeError as error:
     print(f"{type(error).__name__}: {error}")
 # --8<-- [end:functional-call-strict]
+
+# --8<-- [start:per-sample-gradients]
+torch.manual_seed(0)
+clf = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+clf(torch.randn(16, 4))  # a call in training mode: running statistics that are not the initial ones
+clf.eval()  # so that the loss of each example does not depend on the others in its batch
+inputs, labels = torch.rand(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+params = {name: p.detach() for name, p in clf.named_parameters()}
+buffers = {name: b.detach() for name, b in clf.named_buffers()}
+
+
+def example_loss(params, buffers, x, label):  # the loss of one example, as a function of the parameters
+    out = functional_call(clf, (params, buffers), (x.unsqueeze(0),))  # a batch of one
+    return nn.functional.cross_entropy(out, label.unsqueeze(0))
+
+
+example_grads = torch.func.grad(example_loss)  # the gradient with respect to the first argument, params
+per_example = vmap(example_grads, in_dims=(None, None, 0, 0))(params, buffers, inputs, labels)  # for each example
+print({name: tuple(g.shape) for name, g in per_example.items()})
+# --8<-- [end:per-sample-gradients]
+
+# --8<-- [start:per-sample-gradients-loop]
+looped = {name: [] for name in params}
+for x, label in zip(inputs, labels):  # the slow way: one backward pass per example
+    clf.zero_grad()
+    nn.functional.cross_entropy(clf(x.unsqueeze(0)), label.unsqueeze(0)).backward()
+    for name, p in clf.named_parameters():
+        looped[name].append(p.grad.clone())
+print(all(torch.allclose(per_example[name], torch.stack(grads), atol=1e-6) for name, grads in looped.items()))
+clf.zero_grad()
+nn.functional.cross_entropy(clf(inputs), labels).backward()  # the mean loss of the batch
+print(all(torch.allclose(per_example[name].mean(0), p.grad, atol=1e-6) for name, p in clf.named_parameters()))
+norms = torch.cat([g.flatten(1) for g in per_example.values()], dim=1).norm(dim=1)
+print(" ".join(f"{n:.2f}" for n in norms))  # what the mean gradient of the batch hides
+clf.zero_grad()
+# --8<-- [end:per-sample-gradients-loop]
+
+# --8<-- [start:per-sample-gradients-training-mode]
+clf.train()
+try:
+    vmap(example_grads, in_dims=(None, None, 0, 0))(params, buffers, inputs, labels)
+except ValueError as error:
+    print(f"{type(error).__name__}: {error}")
+finally:
+    clf.eval()
+# --8<-- [end:per-sample-gradients-training-mode]
+
+# --8<-- [start:ensemble]
+torch.manual_seed(0)
+members = [nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)) for _ in range(5)]
+for member in members:
+    member(torch.randn(16, 4))  # running statistics of its own
+    member.eval()
+stacked_params, stacked_buffers = stack_module_state(members)  # one tensor per name, first dimension 5
+print(tuple(stacked_params["0.weight"].shape), tuple(stacked_buffers["1.running_mean"].shape))
+skeleton = copy.deepcopy(members[0]).to("meta")  # the structure only: every tensor must come from the dicts
+
+
+def run_member(params, buffers, x):
+    return functional_call(skeleton, (params, buffers), (x,))
+
+
+together = vmap(run_member, in_dims=(0, 0, None))(stacked_params, stacked_buffers, inputs)  # one batch for all
+looped_outputs = torch.stack([member(inputs) for member in members])
+print(tuple(together.shape), torch.allclose(together, looped_outputs, atol=1e-6))
+# --8<-- [end:ensemble]
+
+# --8<-- [start:ensemble-buffers]
+def run_without_buffers(module):
+    return vmap(lambda params, x: functional_call(module, params, (x,)), in_dims=(0, None))
+
+
+try:
+    run_without_buffers(skeleton)(stacked_params, inputs)
+except RuntimeError as error:
+    print(f"{type(error).__name__}: {error}")
+silent = run_without_buffers(members[0])(stacked_params, inputs)  # members[0]'s statistics, for all five
+print(torch.allclose(silent, looped_outputs, atol=1e-6))
+first = stacked_params["0.weight"]
+print(first.is_leaf, first.requires_grad, first[0].data_ptr() == members[0][0].weight.data_ptr())  # copies
+# --8<-- [end:ensemble-buffers]
 
 # --8<-- [start:parametrize-symmetric]
 class Symmetric(nn.Module):
@@ -570,3 +749,43 @@ fixed = torch.optim.AdamW(param_groups(Classifier(), lr=1e-4, head_lr=1e-3, weig
 for group in fixed.param_groups:
     print(group["lr"], group["weight_decay"], group["param_names"])
 # --8<-- [end:exercise-param-groups-solution]
+
+# --8<-- [start:exercise-train-an-ensemble]
+torch.manual_seed(0)
+team = [nn.Linear(4, 1) for _ in range(3)]
+team_params, team_buffers = stack_module_state(team)
+team_skeleton = copy.deepcopy(team[0]).to("meta")
+team_optimizer = torch.optim.SGD([p for member in team for p in member.parameters()], lr=0.1)
+
+
+def team_loss():  # every member's mean squared error on X, for a target of 1
+    def run(params, buffers, x):
+        return functional_call(team_skeleton, (params, buffers), (x,))
+
+    predictions = vmap(run, in_dims=(0, 0, None))(team_params, team_buffers, X)
+    return (predictions - 1).pow(2).mean()
+
+
+for _ in range(5):
+    team_optimizer.zero_grad()
+    team_loss().backward()
+    team_optimizer.step()
+# --8<-- [end:exercise-train-an-ensemble]
+
+# --8<-- [start:exercise-train-an-ensemble-solution]
+def members_loss():  # the same loss, computed by the members themselves
+    return torch.stack([member(X) for member in team]).sub(1).pow(2).mean()
+
+
+held = team_optimizer.param_groups[0]["params"]
+print(f"{team_loss().item():.4f} {members_loss().item():.4f}", all(p.grad is None for p in held))
+team_optimizer = torch.optim.SGD(team_params.values(), lr=0.1)  # the tensors the loss is computed from
+for _ in range(5):
+    team_optimizer.zero_grad()
+    team_loss().backward()
+    team_optimizer.step()
+print(f"{team_loss().item():.4f} {members_loss().item():.4f}")
+for i, member in enumerate(team):
+    member.load_state_dict({name: t[i] for name, t in team_params.items()})  # copy the trained values back
+print(f"{members_loss().item():.4f}")
+# --8<-- [end:exercise-train-an-ensemble-solution]

@@ -2,12 +2,15 @@
 
 import copy
 import inspect
+import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
 import torchinfo.torchinfo
 from torch import nn
+from torch.func import stack_module_state
 from torchinfo import summary
 
 from tools.snippets import ROOT, run
@@ -1168,3 +1171,467 @@ def test_lbfgs_also_leaves_a_parameter_whose_grad_is_none_untouched(ns):
         optimizer.step(closure)
     assert model[0].weight.grad is None and torch.equal(model[0].weight, weight)
     assert not torch.equal(model[2].weight, ns["net"][2].weight)
+
+
+# Parameter identity: which operations keep a Parameter object, and what replacing it breaks.
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device; not run on this machine")
+
+
+@pytest.fixture
+def swap_flag():
+    """Sets torch.__future__'s swap flag for one test, and restores it whatever happens."""
+    previous = torch.__future__.get_swap_module_params_on_conversion()
+    torch.__future__.set_swap_module_params_on_conversion(True)
+    yield
+    torch.__future__.set_swap_module_params_on_conversion(previous)
+
+
+def test_the_snippets_identity_table(ns):
+    kept = {what: ns["keeps_objects"](change, build()) for what, change, build in ns["changes"]}
+    assert kept == {".to(torch.float64)": True, ".half()": True, "load_state_dict(state)": True, '.to("meta")': False,
+                    'to_empty(device="cpu") of a meta model': False, "load_state_dict(state, assign=True)": False}
+
+
+def test_dtype_conversions_and_a_plain_load_keep_the_parameter_objects():
+    for change in (lambda m: m.to(torch.float64), lambda m: m.half(), lambda m: m.to(torch.bfloat16).float(),
+                   lambda m: m.load_state_dict(nn.Linear(4, 2).state_dict())):
+        layer = nn.Linear(4, 2)
+        weight = layer.weight
+        change(layer)
+        assert layer.weight is weight
+
+
+def test_meta_to_empty_and_assign_make_new_parameter_objects():
+    layer = nn.Linear(4, 2)
+    weight = layer.weight
+    layer.to("meta")
+    assert layer.weight is not weight and isinstance(layer.weight, nn.Parameter) and layer.weight.is_meta
+    moved_back = layer.weight
+    layer.to_empty(device="cpu")
+    assert layer.weight is not moved_back and layer.weight.device.type == "cpu"
+    weight = layer.weight
+    layer.load_state_dict(nn.Linear(4, 2).state_dict(), assign=True)
+    assert layer.weight is not weight and isinstance(layer.weight, nn.Parameter)
+
+
+def test_conversions_go_through_apply(monkeypatch):
+    calls = []
+    monkeypatch.setattr(nn.Module, "_apply", lambda self, fn, recurse=True: calls.append(type(self).__name__) or self)
+    layer = nn.Linear(4, 2)
+    layer.to(torch.float64)
+    layer.half()
+    layer.cuda()  # recorded, not run: this works on a machine without a GPU
+    layer.to_empty(device="cpu")
+    assert calls == ["Linear"] * 4
+
+
+def test_cpu_and_accelerator_dense_tensors_are_one_compatible_kind_and_meta_is_not():
+    cpu = torch.zeros(2)
+    assert torch._has_compatible_shallow_copy_type(cpu, torch.zeros(2, dtype=torch.float64))
+    assert not torch._has_compatible_shallow_copy_type(cpu, torch.zeros(2, device="meta"))
+    header = (Path(torch.__file__).parent / "include" / "c10" / "core" / "TensorImpl.h").read_text()
+    start = header.index("inline bool has_compatible_shallow_copy_type")
+    dense = header[start:header.index("auto is_sparse", start)]
+    for backend in ("CPUBit", "CUDABit", "MPSBit", "XPUBit"):
+        assert f"BackendComponent::{backend}" in dense
+    assert "Meta" not in dense
+
+
+@needs_cuda
+def test_moving_to_a_gpu_and_back_keeps_the_parameter_objects():
+    layer = nn.Linear(4, 2)
+    weight = layer.weight
+    layer.to("cuda")
+    assert layer.weight is weight and weight.is_cuda
+    layer.cpu()
+    assert layer.weight is weight and not weight.is_cuda
+
+
+def test_the_id_of_a_freed_object_is_given_to_a_new_one():
+    reused = False
+    for _ in range(100):
+        old = nn.Parameter(torch.zeros(1))
+        address = id(old)
+        del old
+        new = nn.Parameter(torch.zeros(1))
+        reused = reused or id(new) == address
+    assert reused  # so compare id()s only while the old objects are alive
+
+
+def test_a_buffer_gets_a_new_object_when_its_dtype_or_device_changes():
+    for change, new in ((lambda m: m.to(torch.float64), True), (lambda m: m.to("meta"), True),
+                        (lambda m: m.to(torch.float32), False)):
+        norm = nn.BatchNorm1d(3)
+        running_mean = norm.running_mean
+        change(norm)
+        assert (norm.running_mean is not running_mean) == new
+    norm = nn.BatchNorm1d(3)
+    running_mean = norm.running_mean
+    norm.to(torch.float64)
+    with torch.no_grad():
+        norm.running_mean.fill_(5.0)
+    assert running_mean.dtype == torch.float32 and torch.equal(running_mean, torch.zeros(3))  # the old values
+
+
+def test_an_optimizer_built_before_assign_holds_orphans_and_trains_nothing_without_a_warning(ns):
+    model = nn.Linear(4, 2)
+    early = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.load_state_dict(nn.Linear(4, 2).state_dict(), assign=True)
+    assert not ns["holds"](early, model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not ns["step_moves"](early, model)
+    assert all(p.grad is not None for p in model.parameters())  # the model's new parameters got gradients
+    assert all(p.grad is None for p in early.param_groups[0]["params"])  # the optimizer's got none
+
+
+def test_an_optimizer_built_before_to_empty_trains_nothing(ns):
+    with torch.device("meta"):
+        model = nn.Linear(4, 2)
+    early = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.to_empty(device="cpu")
+    nn.init.zeros_(model.weight), nn.init.zeros_(model.bias)
+    assert not ns["holds"](early, model) and not ns["step_moves"](early, model)
+
+
+def test_an_optimizer_built_before_a_dtype_change_still_trains(ns):
+    model = nn.Linear(4, 2)
+    early = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.to(torch.float64)
+    assert ns["holds"](early, model) and ns["step_moves"](early, model)
+    assert early.param_groups[0]["params"][0].dtype == torch.float64
+
+
+def test_holds_is_false_for_an_optimizer_holding_too_many_or_too_few(ns):
+    model, other = nn.Linear(4, 2), nn.Linear(4, 2)
+    assert ns["holds"](torch.optim.SGD(model.parameters(), lr=0.1), model)
+    assert not ns["holds"](torch.optim.SGD([model.weight], lr=0.1), model)
+    assert not ns["holds"](torch.optim.SGD([*model.parameters(), other.bias], lr=0.1), model)
+
+
+def test_a_hook_on_the_old_weight_is_left_behind_by_assign():
+    model = nn.Linear(4, 2)
+    calls = []
+    model.weight.register_post_accumulate_grad_hook(lambda p: calls.append("post"))
+    model.weight.register_hook(lambda g: calls.append("hook"))
+    model(torch.rand(2, 4)).sum().backward()
+    assert sorted(calls) == ["hook", "post"]
+    calls.clear()
+    model.load_state_dict(nn.Linear(4, 2).state_dict(), assign=True)
+    model(torch.rand(2, 4)).sum().backward()
+    assert calls == []
+
+
+def test_swap_tensors_exchanges_everything_but_the_objects(ns):
+    first, second = nn.Parameter(torch.zeros(2, 4)), torch.ones(3, dtype=torch.float64)
+    first.note = "first"
+    first_id, second_id = id(first), id(second)
+    torch.utils.swap_tensors(first, second)
+    assert (id(first), id(second)) == (first_id, second_id)
+    assert type(first) is torch.Tensor and first.shape == (3,) and first.dtype == torch.float64
+    assert type(second) is nn.Parameter and second.shape == (2, 4) and second.note == "first"
+    assert not hasattr(first, "note")
+    assert torch.equal(ns["loaded"], ns["old_weight"])  # the snippet's: the other object holds the old weight
+    layer = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    torch.utils.swap_tensors(layer.weight, nn.Parameter(torch.ones(2, 4)))
+    assert ns["holds"](optimizer, layer) and ns["step_moves"](optimizer, layer)
+    assert not torch.equal(layer.weight, torch.ones(2, 4))  # the step trained the swapped-in values
+
+
+def test_swapping_with_a_plain_tensor_leaves_a_parameter_that_is_never_trained():
+    layer = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    torch.utils.swap_tensors(layer.bias, torch.zeros(2))
+    assert type(layer.bias) is torch.Tensor and not layer.bias.requires_grad
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+    layer(torch.rand(2, 4)).sum().backward()
+    optimizer.step()
+    assert layer.bias.grad is None and torch.equal(layer.bias, torch.zeros(2))
+
+
+def test_the_swap_flag_is_off_by_default_and_the_snippet_restores_it(ns):
+    assert inspect.getsource(torch.__future__).splitlines()[1] == "_swap_module_params_on_conversion: bool = False"
+    assert torch.__future__.get_swap_module_params_on_conversion() is False  # after the snippet ran
+    assert ns["previous"] is False
+
+
+def test_with_the_swap_flag_every_change_keeps_the_objects(ns, swap_flag):
+    for what, change, build in ns["changes"]:
+        assert ns["keeps_objects"](change, build()), what
+    norm = nn.BatchNorm1d(3)
+    running_mean = norm.running_mean
+    norm.load_state_dict(nn.BatchNorm1d(3).state_dict(), assign=True)  # buffers are swapped by load_state_dict
+    assert norm.running_mean is running_mean
+
+
+def test_with_the_swap_flag_a_tie_survives_to_empty_and_assign_and_an_early_optimizer_trains(ns, swap_flag):
+    with torch.device("meta"):
+        model = ns["TiedPair"]()
+    early = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.to_empty(device="cpu")
+    assert model.second.weight is model.first.weight
+    for layer in (model.first, model.second):
+        layer.reset_parameters()
+    assert ns["holds"](early, model) and ns["step_moves"](early, model)
+    with torch.device("meta"):
+        model = ns["TiedPair"]()
+    model.load_state_dict(ns["TiedPair"]().state_dict(), assign=True)
+    assert model.second.weight is model.first.weight and not model.first.weight.is_meta
+
+
+def test_with_the_swap_flag_a_conversion_between_forward_and_backward_fails(swap_flag):
+    layer = nn.Linear(4, 2)
+    loss = layer(torch.rand(2, 4)).sum()
+    layer.to(torch.float64)  # no error here: only the accumulating nodes hold the parameters
+    with pytest.raises(RuntimeError, match="poisoned by swap_tensors"):
+        loss.backward()
+    two = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
+    loss = two(torch.rand(2, 4)).sum()
+    with pytest.raises(RuntimeError, match=r"_apply\(\): Couldn't swap Linear.weight") as caught:
+        two.to(torch.float64)
+    assert "use_count" in str(caught.value.__cause__)  # the second weight is saved for the backward pass
+    assert [p.dtype for p in two.parameters()] == [torch.float64] * 2 + [torch.float32] * 2  # half converted
+    del loss
+    layer = nn.Linear(4, 2)
+    layer(torch.rand(2, 4)).sum().backward()
+    layer.to(torch.float64)  # after the backward pass: fine
+    assert layer.weight.dtype == layer.weight.grad.dtype == torch.float64
+
+
+def test_with_the_swap_flag_a_weak_reference_makes_the_conversion_fail(swap_flag):
+    import weakref
+
+    layer = nn.Linear(4, 2)
+    reference = weakref.ref(layer.weight)
+    with pytest.raises(RuntimeError, match=r"_apply\(\): Couldn't swap Linear.weight") as caught:
+        layer.to(torch.float64)
+    assert "weakref" in str(caught.value.__cause__) and reference() is layer.weight
+
+
+def test_build_materialize_tie_then_the_optimizer(ns):
+    assert ns["holds"](ns["optimizer_last"], ns["model"]) and ns["model"].second.weight is ns["model"].first.weight
+    with torch.device("meta"):
+        model = ns["TiedPair"]()
+    too_early = torch.optim.SGD(model.parameters(), lr=0.1)  # before materializing
+    model.to_empty(device="cpu")
+    for layer in (model.first, model.second):
+        layer.reset_parameters()
+    before_tie = torch.optim.SGD(model.parameters(), lr=0.1)  # after materializing, before tying
+    model.tie_weights()
+    assert not ns["holds"](too_early, model) and not ns["holds"](before_tie, model)
+    assert len(before_tie.param_groups[0]["params"]) == 4 and len(list(model.parameters())) == 3
+    last = torch.optim.SGD(model.parameters(), lr=0.1)
+    assert ns["holds"](last, model) and ns["step_moves"](last, model)
+    assert sum(p.numel() for p in model.parameters()) == 24 == 16 + 4 + 4
+
+
+def test_tying_before_initializing_gives_the_shared_weight_the_last_modules_initialization(ns):
+    def materialized(tie_first):
+        with torch.device("meta"):
+            model = ns["TiedPair"]()
+        model.to_empty(device="cpu")
+        if tie_first:
+            model.tie_weights()
+        torch.manual_seed(0)
+        model.first.reset_parameters()
+        first_init = model.first.weight.detach().clone()
+        model.second.reset_parameters()
+        model.tie_weights()
+        return torch.equal(model.first.weight, first_init)
+
+    assert materialized(tie_first=False) and not materialized(tie_first=True)
+
+
+# torch.func: per-sample gradients and ensembles.
+
+
+def test_per_sample_gradients_have_one_entry_per_example(ns):
+    per_example, clf = ns["per_example"], ns["clf"]
+    assert list(per_example) == [name for name, _ in clf.named_parameters()]  # parameters only, no buffers
+    assert all(per_example[name].shape == (6, *p.shape) for name, p in clf.named_parameters())
+
+
+def test_per_sample_gradients_equal_a_loop_and_average_to_the_batch_gradient(ns):
+    clf, inputs, labels = copy.deepcopy(ns["clf"]), ns["inputs"], ns["labels"]
+    assert not clf.training
+    per_example = ns["per_example"]
+    for i in range(len(inputs)):
+        clf.zero_grad()
+        nn.functional.cross_entropy(clf(inputs[i : i + 1]), labels[i : i + 1]).backward()
+        assert all(torch.allclose(per_example[name][i], p.grad, atol=1e-6) for name, p in clf.named_parameters())
+    clf.zero_grad()
+    nn.functional.cross_entropy(clf(inputs), labels).backward()
+    assert all(torch.allclose(per_example[name].mean(0), p.grad, atol=1e-6) for name, p in clf.named_parameters())
+    norms = ns["norms"]
+    assert norms.shape == (6,) and norms.max() > 1.3 * norms.min()  # some examples pull harder
+
+
+def test_grad_differentiates_the_first_argument_and_vmap_calls_the_function_once(ns):
+    calls = []
+
+    def loss(params, buffers, x, label):
+        calls.append(x.shape)
+        return ns["example_loss"](params, buffers, x, label)
+
+    grads = torch.func.vmap(torch.func.grad(loss), in_dims=(None, None, 0, 0))(
+        ns["params"], ns["buffers"], ns["inputs"], ns["labels"])
+    assert len(calls) == 1 and calls[0] == (4,)  # one call; inside it, x looks like one example
+    assert set(grads) == set(ns["params"]) and not set(grads) & set(ns["buffers"])
+
+
+def test_batchnorm_in_training_mode_refuses_a_batch_of_one_under_vmap(ns):
+    clf = copy.deepcopy(ns["clf"]).train()
+    params = {name: p.detach() for name, p in clf.named_parameters()}
+    buffers = {name: b.detach() for name, b in clf.named_buffers()}
+
+    def loss(params, buffers, x, label):
+        out = ns["functional_call"](clf, (params, buffers), (x.unsqueeze(0),))
+        return nn.functional.cross_entropy(out, label.unsqueeze(0))
+
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel when training"):
+        torch.func.vmap(torch.func.grad(loss), in_dims=(None, None, 0, 0))(params, buffers, ns["inputs"], ns["labels"])
+    assert not ns["clf"].training  # the snippet put it back in evaluation mode
+
+
+def test_in_training_mode_batchnorm_makes_each_examples_output_depend_on_the_others(ns):
+    clf = copy.deepcopy(ns["clf"]).train()
+    inputs = ns["inputs"].clone()
+    before = clf(inputs)[0]
+    inputs[1] += 1.0
+    assert not torch.allclose(clf(inputs)[0], before)
+    clf.eval()
+    before = clf(inputs)[0]
+    inputs[1] += 1.0
+    assert torch.equal(clf(inputs)[0], before)
+
+
+@pytest.mark.parametrize("norm", [nn.LayerNorm(8), nn.GroupNorm(2, 8)], ids=["LayerNorm", "GroupNorm"])
+def test_per_sample_gradients_work_in_training_mode_with_per_example_normalization(ns, norm):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), norm, nn.ReLU(), nn.Linear(8, 3)).train()
+    params = {name: p.detach() for name, p in model.named_parameters()}
+
+    def loss(params, x, label):
+        return nn.functional.cross_entropy(ns["functional_call"](model, params, (x.unsqueeze(0),)), label.unsqueeze(0))
+
+    inputs, labels = ns["inputs"], ns["labels"]
+    per_example = torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0, 0))(params, inputs, labels)
+    for i in range(len(inputs)):
+        model.zero_grad()
+        nn.functional.cross_entropy(model(inputs[i : i + 1]), labels[i : i + 1]).backward()
+        assert all(torch.allclose(per_example[name][i], p.grad, atol=1e-6) for name, p in model.named_parameters())
+
+
+def test_stack_module_state_stacks_every_parameter_and_buffer_under_its_name(ns):
+    members, params, buffers = ns["members"], ns["stacked_params"], ns["stacked_buffers"]
+    assert list(params) == [name for name, _ in members[0].named_parameters()]
+    assert list(buffers) == [name for name, _ in members[0].named_buffers()]
+    for name, stacked in {**params, **buffers}.items():
+        assert all(torch.equal(stacked[i], member.state_dict()[name]) for i, member in enumerate(members))
+        assert stacked.shape[0] == 5
+
+
+def test_the_ensemble_computes_what_the_loop_computes_and_the_skeleton_holds_nothing(ns):
+    assert torch.allclose(ns["together"], torch.stack([member(ns["inputs"]) for member in ns["members"]]), atol=1e-6)
+    assert all(t.is_meta for t in ns["skeleton"].state_dict().values())
+    batches = torch.rand(5, 6, 4)
+    own = torch.func.vmap(ns["run_member"], in_dims=(0, 0, 0))(ns["stacked_params"], ns["stacked_buffers"], batches)
+    loop = torch.stack([member(batch) for member, batch in zip(ns["members"], batches)])
+    assert torch.allclose(own, loop, atol=1e-6)  # in_dims 0 for the inputs: a batch for each member
+
+
+def test_buffers_left_out_raise_with_a_meta_skeleton_and_are_silently_wrong_with_a_real_one(ns):
+    with pytest.raises(RuntimeError, match="meta"):
+        ns["run_without_buffers"](ns["skeleton"])(ns["stacked_params"], ns["inputs"])
+    members = ns["members"]
+    assert not torch.allclose(members[1][1].running_mean, members[0][1].running_mean)  # statistics of their own
+    silent = ns["run_without_buffers"](members[0])(ns["stacked_params"], ns["inputs"])
+    assert not torch.allclose(silent, ns["looped_outputs"], atol=1e-6)
+    with_first_statistics = []
+    for member in members:
+        copy_ = copy.deepcopy(member)
+        copy_[1].running_mean.copy_(members[0][1].running_mean)
+        copy_[1].running_var.copy_(members[0][1].running_var)
+        with_first_statistics.append(copy_(ns["inputs"]))
+    assert torch.allclose(silent, torch.stack(with_first_statistics), atol=1e-6)  # members[0]'s statistics for all
+
+
+def test_an_ensemble_in_training_mode_needs_the_buffers_and_updates_the_copies(ns):
+    torch.manual_seed(0)
+    members = [nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3)) for _ in range(3)]
+    params, buffers = stack_module_state(members)
+    skeleton = copy.deepcopy(members[0]).to("meta")
+    with pytest.raises(RuntimeError, match="Batch norm got a batched tensor as input while the running_mean"):
+        torch.func.vmap(lambda p, x: ns["functional_call"](skeleton, p, (x,)), in_dims=(0, None))(params, ns["inputs"])
+    out = torch.func.vmap(lambda p, b, x: ns["functional_call"](skeleton, (p, b), (x,)), in_dims=(0, 0, None))(
+        params, buffers, ns["inputs"])
+    assert buffers["1.num_batches_tracked"].tolist() == [1, 1, 1]
+    assert [member[1].num_batches_tracked.item() for member in members] == [0, 0, 0]
+    assert torch.allclose(out, torch.stack([member(ns["inputs"]) for member in members]), atol=1e-6)
+
+
+def test_dropout_under_vmap_needs_a_randomness_setting(ns):
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5)).train()
+    params, buffers = stack_module_state([model, copy.deepcopy(model)])
+    skeleton = copy.deepcopy(model).to("meta")
+
+    def run_one(p, b, x):
+        return ns["functional_call"](skeleton, (p, b), (x,))
+
+    with pytest.raises(RuntimeError, match="randomness"):
+        torch.func.vmap(run_one, in_dims=(0, 0, None))(params, buffers, ns["inputs"])
+    for randomness in ("different", "same"):
+        out = torch.func.vmap(run_one, in_dims=(0, 0, None), randomness=randomness)(params, buffers, ns["inputs"])
+        assert out.shape == (2, 6, 4)
+
+
+def test_stacked_parameters_are_new_leaf_copies_and_training_them_leaves_the_members(ns):
+    members = copy.deepcopy(ns["members"])
+    params, buffers = stack_module_state(members)
+    weight = params["0.weight"]
+    assert weight.is_leaf and weight.requires_grad and weight.grad_fn is None
+    assert weight[0].data_ptr() != members[0][0].weight.data_ptr()
+    assert not buffers["1.running_mean"].requires_grad
+    before = copy.deepcopy(members[0].state_dict())
+    skeleton = copy.deepcopy(members[0]).to("meta")
+    optimizer = torch.optim.SGD(params.values(), lr=0.1)
+    torch.func.vmap(lambda p, b, x: ns["functional_call"](skeleton, (p, b), (x,)), in_dims=(0, 0, None))(
+        params, buffers, ns["inputs"]).sum().backward()
+    optimizer.step()
+    assert ns["unchanged"](members[0], before) and not torch.equal(params["0.weight"][0], before["0.weight"])
+
+
+def test_exercise_train_an_ensemble(ns, outputs):
+    torch.manual_seed(0)
+    team = [nn.Linear(4, 1) for _ in range(3)]
+    params, buffers = stack_module_state(team)
+    skeleton = copy.deepcopy(team[0]).to("meta")
+
+    def loss():
+        run_one = lambda p, b, x: ns["functional_call"](skeleton, (p, b), (x,))  # noqa: E731
+        return (torch.func.vmap(run_one, in_dims=(0, 0, None))(params, buffers, ns["X"]) - 1).pow(2).mean()
+
+    def members_loss():
+        return torch.stack([member(ns["X"]) for member in team]).sub(1).pow(2).mean()
+
+    start = members_loss().item()
+    wrong = torch.optim.SGD([p for member in team for p in member.parameters()], lr=0.1)
+    for _ in range(5):
+        wrong.zero_grad()
+        loss().backward()
+        wrong.step()
+    assert loss().item() == members_loss().item() == start
+    assert all(p.grad is None for member in team for p in member.parameters())
+    right = torch.optim.SGD(params.values(), lr=0.1)
+    for _ in range(5):
+        right.zero_grad()
+        loss().backward()
+        right.step()
+    assert loss().item() < start / 2 and members_loss().item() == start
+    for i, member in enumerate(team):
+        member.load_state_dict({name: t[i] for name, t in params.items()})
+    assert members_loss().item() == pytest.approx(loss().item(), abs=1e-6)
+    first, second, third = outputs["exercise-train-an-ensemble-solution"].splitlines()
+    assert first.split()[0] == first.split()[1] == second.split()[1] and second.split()[0] == third
