@@ -620,11 +620,11 @@ def precision_tree():
             "mkldnn.matmul": backends.mkldnn.matmul.fp32_precision}
 
 
-backends.fp32_precision = "tf32"  # the top of the tree
-print("generic 'tf32':", precision_tree())
-backends.cudnn.conv.fp32_precision = "ieee"  # one leaf
-print("and conv 'ieee':", precision_tree())
-backends.cudnn.conv.fp32_precision = "tf32"  # the defaults again
+backends.fp32_precision = "ieee"  # the top of the tree: plain float32 everywhere
+print("top 'ieee':        ", precision_tree())
+backends.cuda.matmul.fp32_precision = "tf32"  # one leaf, for one test
+print("cuda.matmul 'tf32':", precision_tree())
+backends.cuda.matmul.fp32_precision = "none"  # the defaults again
 backends.fp32_precision = "none"
-print("defaults:", precision_tree())
+print("defaults:          ", precision_tree())
 # --8<-- [end:exercise-precision-tree]
