@@ -3,20 +3,22 @@
 # Sections whose output depends on the machine (CPU, one GPU, several GPUs):
 # what-is-here, choose-device, current-device, try-gpu, split-batch, tensors-on-devices,
 # mixed-devices, multi-gpu, visible-devices, net-to-device, model-data-mismatch, cuda-method,
-# timing, pinned-memory, memory-stats, autocast-cuda, exercise-compare-devices.
+# timing, pinned-memory, memory-stats, autocast-cuda, event-timing, side-stream, tf32-digits,
+# fork-cuda-worker, oom-snapshot, expandable-segments, exercise-compare-devices.
 # On a GPU every one of them prints what a run there prints every time: no timings, no addresses.
 
 # --8<-- [start:setup]
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils import benchmark
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 torch.manual_seed(0)  # the same random numbers on every run
 MiB = 2**20  # bytes in a mebibyte, for the memory figures
@@ -325,6 +327,189 @@ else:
     print("No CUDA device here: this example was not run.")
 # --8<-- [end:autocast-cuda]
 
+# --8<-- [start:event-timing]
+if torch.cuda.is_available():
+    A = torch.rand(2048, 2048, device=device)
+    A @ A  # warm-up
+    start = torch.Event(enable_timing=True)  # torch.cuda.Event(enable_timing=True) does the same on CUDA
+    end = torch.Event(enable_timing=True)
+    start.record()  # a mark in the queue of the current stream
+    for _ in range(100):
+        A @ A
+    end.record()
+    print("end reached when the loop returned:", end.query())  # the products are only queued
+    end.synchronize()  # the CPU waits for this mark only, not for the whole device
+    milliseconds = start.elapsed_time(end) / 100  # GPU time between the two marks; not printed, it changes
+    print("end reached after end.synchronize():", end.query(), "| event on", end.device)
+else:
+    print("No CUDA device here: this example was not run.")
+# --8<-- [end:event-timing]
+
+# --8<-- [start:side-stream]
+if torch.cuda.is_available():
+    weights = torch.rand(2048, 2048, device=device)
+    batches = [torch.rand(512, 2048).pin_memory() for _ in range(4)]  # pinned, so a copy can run asynchronously
+    compute = torch.cuda.current_stream()
+    copies = torch.cuda.Stream()  # a second queue on the same GPU, for the copies
+    with torch.cuda.stream(copies):
+        next_batch = batches[0].to(device, non_blocking=True)
+    results = []
+    for step in range(len(batches)):
+        compute.wait_stream(copies)  # work queued on compute from now on waits for the copies queued so far
+        batch = next_batch
+        batch.record_stream(compute)  # made on copies, used on compute: not to be reused before compute is done
+        if step + 1 < len(batches):
+            with torch.cuda.stream(copies):  # the next copy runs while the product below runs
+                next_batch = batches[step + 1].to(device, non_blocking=True)
+        results.append(batch @ weights)
+    torch.cuda.synchronize()
+    print("two streams:", copies != compute, "| compute is the default stream:", compute == torch.cuda.default_stream())
+    print("every product as without streams:",
+          all(torch.allclose(result, b.to(device) @ weights) for result, b in zip(results, batches)))
+else:
+    print("No CUDA device here: this example was not run.")
+# --8<-- [end:side-stream]
+
+# --8<-- [start:precision-settings]
+backends = torch.backends
+
+
+def fp32_settings():
+    """The fp32_precision settings that matter for CUDA (torch 2.9 and later)."""
+    return {"cuda.matmul": backends.cuda.matmul.fp32_precision, "cudnn.conv": backends.cudnn.conv.fp32_precision,
+            "cudnn.rnn": backends.cudnn.rnn.fp32_precision}
+
+
+print("matmul precision:", torch.get_float32_matmul_precision(), "| fp32_precision:", fp32_settings())
+torch.set_float32_matmul_precision("high")  # the older switch sets the new setting too
+print("after 'high':", fp32_settings()["cuda.matmul"], "| after 'highest':", end=" ")
+torch.set_float32_matmul_precision("highest")
+print(fp32_settings()["cuda.matmul"])
+backends.cuda.matmul.fp32_precision = "none"  # "none": take the value of the level above
+backends.cudnn.fp32_precision = "ieee"  # the level above: all of CUDA, matrix products included
+print("cudnn.fp32_precision = 'ieee':", fp32_settings())
+backends.cudnn.fp32_precision = "none"
+backends.cuda.matmul.fp32_precision = "tf32"  # only the new setting
+try:
+    torch.get_float32_matmul_precision()  # an old getter, as libraries call it
+except RuntimeError as error:
+    print(f"{type(error).__name__}: {str(error).split(' We suggest')[0]}")
+finally:
+    backends.cuda.matmul.fp32_precision = "none"  # the defaults again
+    backends.mkldnn.matmul.fp32_precision = "none"
+print("restored:", torch.get_float32_matmul_precision(), fp32_settings())
+# --8<-- [end:precision-settings]
+
+# --8<-- [start:tf32-digits]
+if torch.cuda.is_available() and torch.cuda.get_device_capability() >= (8, 0):
+    A64 = torch.rand(1024, 1024, dtype=torch.float64, device=device)
+    exact = A64 @ A64  # float64: the reference
+    A32 = A64.float()
+    errors = {}
+    for precision in ("ieee", "tf32"):
+        torch.backends.cuda.matmul.fp32_precision = precision
+        errors[precision] = ((A32 @ A32).double() - exact).abs().max().item()
+    torch.backends.cuda.matmul.fp32_precision = "none"  # the default again
+    print("the product is still", (A32 @ A32).dtype)
+    print("TF32 error more than 10 times the IEEE error:", errors["tf32"] > 10 * errors["ieee"])
+elif torch.cuda.is_available():
+    print("This GPU has no TF32 (it is older than Ampere): this example was not run.")
+else:
+    print("No CUDA device here: this example was not run.")
+# --8<-- [end:tf32-digits]
+
+# --8<-- [start:deterministic]
+print("cudnn.benchmark:", torch.backends.cudnn.benchmark, "| cudnn.deterministic:", torch.backends.cudnn.deterministic)
+torch.set_deterministic_debug_mode("error")  # the switch of torch.use_deterministic_algorithms(True)
+try:
+    print("deterministic algorithms:", torch.are_deterministic_algorithms_enabled())
+    print("torch.empty now fills its memory:", torch.empty(3))
+    slots = torch.zeros(4)
+    try:
+        slots.put_(torch.tensor([1, 1]), torch.tensor([5.0, 7.0]))  # two writes to one place: which one wins?
+    except RuntimeError as error:
+        print(f"{type(error).__name__}: {str(error).split('. ')[0]}")
+finally:
+    torch.set_deterministic_debug_mode("default")  # off again
+# --8<-- [end:deterministic]
+
+# --8<-- [start:loader-context]
+rows = TensorDataset(torch.arange(8.0))
+spawning = DataLoader(rows, batch_size=4, num_workers=2, multiprocessing_context="spawn")
+print("workers start with:", spawning.multiprocessing_context.get_start_method())  # no worker started yet
+try:
+    DataLoader(rows, batch_size=4, multiprocessing_context="spawn")  # no workers, nothing to start
+except ValueError as error:
+    print(f"{type(error).__name__}: {error}")
+# --8<-- [end:loader-context]
+
+# --8<-- [start:fork-cuda-worker]
+class OnTheGPU(Dataset):
+    """A dataset whose items are made on the GPU: in a worker process, that starts CUDA there."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        return torch.full((2,), float(index), device="cuda")
+
+
+if torch.cuda.is_available():
+    forked = DataLoader(OnTheGPU(), batch_size=2, num_workers=1, multiprocessing_context="fork")
+    try:
+        next(iter(forked))  # CUDA started in this process long ago
+    except RuntimeError as error:
+        print("fork, CUDA in the worker:", type(error).__name__,
+              "| 'Cannot re-initialize CUDA in forked subprocess':",
+              "Cannot re-initialize CUDA in forked subprocess" in str(error))
+    on_cpu = DataLoader(rows, batch_size=4, num_workers=1, multiprocessing_context="fork", pin_memory=True)
+    moved = [batch.to(device, non_blocking=True) for (batch,) in on_cpu]  # to the GPU in this process
+    print("fork, CPU in the worker:", [str(batch.device) for batch in moved])
+else:
+    print("No CUDA device here: this example was not run.")
+# --8<-- [end:fork-cuda-worker]
+
+# --8<-- [start:oom-snapshot]
+if torch.cuda.is_available():
+    # from now on, keep every allocation and free, with the Python stack that asked for it
+    torch.cuda.memory._record_memory_history(max_entries=100_000, stacks="python")
+    kept = [torch.empty(256, 1024, 1024, device=device) for _ in range(2)]  # 2 x 1 GiB of float32
+    try:
+        torch.empty(2 * torch.cuda.get_device_properties(device).total_memory, dtype=torch.uint8, device=device)
+    except torch.OutOfMemoryError as error:
+        message = str(error)
+        print(type(error).__name__, "| a RuntimeError too:", isinstance(error, RuntimeError),
+              "| names the request:", "Tried to allocate" in message)
+    snapshot = torch.cuda.memory._snapshot()  # what the allocator holds now, and its history
+    torch.cuda.memory._record_memory_history(enabled=None)  # stop recording
+    live = [block for segment in snapshot["segments"] for block in segment["blocks"]
+            if block["state"] == "active_allocated" and block["size"] == 2**30]
+    print("live 1 GiB blocks:", len(live), "| each with its stack:", all(block["frames"] for block in live))
+    print("the failed request is in the history:",
+          any(entry["action"] == "oom" for trace in snapshot["device_traces"] for entry in trace))
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "snapshot.pickle")
+        torch.cuda.memory._dump_snapshot(path)  # the file to drop on https://pytorch.org/memory_viz
+        print("snapshot file written:", os.path.getsize(path) > 0)
+    del kept
+    torch.cuda.empty_cache()  # give the 2 GiB back to the driver
+else:
+    print("No CUDA device here: this example was not run.")
+# --8<-- [end:oom-snapshot]
+
+# --8<-- [start:expandable-segments]
+if torch.cuda.is_available():
+    report = ("import torch; torch.ones(1, device='cuda'); "
+              "print(torch.cuda.memory._snapshot()['allocator_settings']['expandable_segments'])")
+    plain = {name: value for name, value in os.environ.items() if not name.endswith("ALLOC_CONF")}
+    for settings in ({}, {"PYTORCH_ALLOC_CONF": "expandable_segments:True"}):  # read when CUDA starts
+        child = subprocess.run([sys.executable, "-c", report], env={**plain, **settings},
+                               capture_output=True, text=True, check=True)
+        print(settings or "no allocator settings", "-> expandable segments:", child.stdout.strip())
+else:
+    print("No CUDA device here: this example was not run.")
+# --8<-- [end:expandable-segments]
+
 # --8<-- [start:exercise-compare-devices]
 print("(a)", torch.device("cuda") == torch.device("cuda:0"))
 print("(b)", torch.ones(1, device="cpu:0").device == torch.device("cpu:0"))
@@ -428,3 +613,18 @@ with torch.device("meta"):
 for name, tensor in results.items():
     print(f"{name:>19}: {tensor.device}")
 # --8<-- [end:exercise-default-device]
+
+# --8<-- [start:exercise-precision-tree]
+def precision_tree():
+    return {"cuda.matmul": backends.cuda.matmul.fp32_precision, "cudnn.conv": backends.cudnn.conv.fp32_precision,
+            "mkldnn.matmul": backends.mkldnn.matmul.fp32_precision}
+
+
+backends.fp32_precision = "ieee"  # the top of the tree: plain float32 everywhere
+print("top 'ieee':        ", precision_tree())
+backends.cuda.matmul.fp32_precision = "tf32"  # one leaf, for one test
+print("cuda.matmul 'tf32':", precision_tree())
+backends.cuda.matmul.fp32_precision = "none"  # the defaults again
+backends.fp32_precision = "none"
+print("defaults:          ", precision_tree())
+# --8<-- [end:exercise-precision-tree]

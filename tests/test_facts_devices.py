@@ -5,7 +5,15 @@ CPU facts always run. GPU facts need a CUDA device and are skipped, with the rea
 
 import copy
 import gc
+import inspect
+import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -22,6 +30,10 @@ MiB = 2**20
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device; not run on this machine")
 needs_two_gpus = pytest.mark.skipif(
     torch.cuda.device_count() < 2, reason="needs two CUDA devices; not run on this machine"
+)
+needs_tf32 = pytest.mark.skipif(
+    not torch.cuda.is_available() or torch.cuda.get_device_capability() < (8, 0),
+    reason="needs a CUDA device with TF32 (Ampere or later); not run on this machine",
 )
 
 
@@ -606,6 +618,380 @@ def test_cuda_autocast_runs_softmax_and_sum_in_float32():
     assert dtypes["linear output"] == torch.bfloat16
     assert dtypes["softmax"] == dtypes["sum"] == dtypes["cross_entropy"] == torch.float32
     assert dtypes["weight"] == dtypes["weight.grad"] == torch.float32
+
+
+# Streams and events
+
+
+def test_the_stream_and_event_classes_and_methods_exist():
+    for cls in (torch.Event, torch.cuda.Event):
+        for method in ("record", "query", "synchronize", "elapsed_time", "wait"):
+            assert callable(getattr(cls, method)), (cls, method)
+    for cls in (torch.Stream, torch.cuda.Stream):
+        for method in ("wait_stream", "wait_event", "record_event", "query", "synchronize"):
+            assert callable(getattr(cls, method)), (cls, method)
+    assert callable(torch.Tensor.record_stream) and callable(torch.cuda.stream)
+    assert "enable_timing" in torch.Event.__doc__.splitlines()[1]  # Event(device=None, *, enable_timing=False, ...)
+    assert "enable_timing" in inspect.signature(torch.cuda.Event.__new__).parameters
+
+
+def test_an_event_that_was_never_recorded_counts_as_reached():
+    assert torch.Event(device="cpu").query()
+    assert "Always returns ``True`` if the Event was not recorded" in torch.Event.query.__doc__
+
+
+def test_wait_stream_makes_later_work_wait_for_work_queued_so_far():
+    source = inspect.getsource(torch.cuda.Stream.wait_stream)
+    assert "self.wait_event(stream.record_event())" in source  # a mark now on the other stream, waited for
+    assert "only future operations are affected" in torch.cuda.Stream.wait_stream.__doc__
+
+
+def test_record_stream_is_for_the_allocator_that_knows_only_the_allocating_stream():
+    doc = " ".join(torch.Tensor.record_stream.__doc__.split())
+    assert "aware of only the stream where a tensor was allocated" in doc
+    assert "not reused for another tensor until all work queued on" in doc
+    assert "s0.wait_stream(s1)" in doc  # the alternative: make the creating stream wait before freeing
+
+
+@needs_cuda
+def test_the_end_event_is_reached_only_after_synchronize():
+    lines = outputs["event-timing"].splitlines()
+    assert lines[0] == "end reached when the loop returned: False"
+    assert lines[1].startswith("end reached after end.synchronize(): True | event on cuda")
+    assert isinstance(ns["milliseconds"], float) and ns["milliseconds"] > 0
+
+
+@needs_cuda
+def test_the_side_stream_gives_the_same_products():
+    assert outputs["side-stream"].splitlines() == [
+        "two streams: True | compute is the default stream: True",
+        "every product as without streams: True",
+    ]
+
+
+@needs_cuda
+def test_a_copy_on_a_side_stream_overlaps_compute():
+    host = torch.rand(64, 1024, 1024).pin_memory()  # 256 MiB
+    A = torch.rand(4096, 4096, device="cuda")
+    copies = torch.cuda.Stream()
+
+    def seconds(copy, compute):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        if copy:
+            with torch.cuda.stream(copies):
+                host.to("cuda", non_blocking=True)
+        if compute:
+            for _ in range(8):
+                A @ A
+        torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    seconds(True, True)  # warm-up
+    apart = seconds(True, False) + seconds(False, True)
+    assert seconds(True, True) < 0.9 * apart
+
+
+# TF32 and float32 precision
+
+
+def precision_state():
+    b = torch.backends
+    return {
+        "generic": b.fp32_precision, "cudnn": b.cudnn.fp32_precision, "mkldnn": b.mkldnn.fp32_precision,
+        "cuda.matmul": b.cuda.matmul.fp32_precision, "cudnn.conv": b.cudnn.conv.fp32_precision,
+        "cudnn.rnn": b.cudnn.rnn.fp32_precision, "mkldnn.matmul": b.mkldnn.matmul.fp32_precision,
+        "mkldnn.conv": b.mkldnn.conv.fp32_precision, "mkldnn.rnn": b.mkldnn.rnn.fp32_precision,
+        "matmul precision": torch.get_float32_matmul_precision(), "allow_tf32": b.cuda.matmul.allow_tf32,
+        "cudnn.allow_tf32": b.cudnn.allow_tf32,
+    }
+
+
+DEFAULT_PRECISION = {
+    "generic": "none", "cudnn": "none", "mkldnn": "none", "cuda.matmul": "none", "cudnn.conv": "tf32",
+    "cudnn.rnn": "tf32", "mkldnn.matmul": "none", "mkldnn.conv": "none", "mkldnn.rnn": "none",
+    "matmul precision": "highest", "allow_tf32": False, "cudnn.allow_tf32": True,
+}
+
+
+@pytest.fixture
+def default_precision():
+    """Start from the default settings and restore them afterwards. No test sets cuDNN's conv or rnn
+    itself: their "tf32" default gives way to a level above, a value set on them does not."""
+    assert precision_state() == DEFAULT_PRECISION
+    yield torch.backends
+    b = torch.backends
+    torch.set_float32_matmul_precision("highest")
+    b.fp32_precision = b.cudnn.fp32_precision = b.mkldnn.fp32_precision = "none"
+    b.cuda.matmul.fp32_precision = b.mkldnn.matmul.fp32_precision = "none"
+    b.mkldnn.conv.fp32_precision = b.mkldnn.rnn.fp32_precision = "none"
+    assert precision_state() == DEFAULT_PRECISION
+
+
+def test_the_defaults_no_tf32_for_cuda_matmul_tf32_for_cudnn(default_precision):
+    assert precision_state() == DEFAULT_PRECISION  # also after the snippet's examples: they restored it
+    assert '"highest" (default)' in torch.set_float32_matmul_precision.__doc__
+
+
+def test_set_float32_matmul_precision_sets_the_new_settings_too(default_precision):
+    b = default_precision
+    expected = {"high": ("tf32", "tf32"), "medium": ("tf32", "bf16"), "highest": ("ieee", "ieee")}
+    for precision, (cuda, mkldnn) in expected.items():
+        torch.set_float32_matmul_precision(precision)
+        assert (b.cuda.matmul.fp32_precision, b.mkldnn.matmul.fp32_precision) == (cuda, mkldnn)
+        assert torch.get_float32_matmul_precision() == precision  # the old getter agrees
+        assert b.cuda.matmul.allow_tf32 == (precision != "highest")
+        assert b.cudnn.conv.fp32_precision == "tf32"  # convolutions are not its business
+    lines = outputs["precision-settings"].splitlines()
+    assert lines[1] == "after 'high': tf32 | after 'highest': ieee"
+
+
+def test_none_takes_the_level_above_and_cudnn_fp32_precision_is_all_of_cuda(default_precision):
+    b = default_precision
+    b.cudnn.fp32_precision = "ieee"
+    assert b.cuda.matmul.fp32_precision == b.cudnn.conv.fp32_precision == b.cudnn.rnn.fp32_precision == "ieee"
+    assert b.mkldnn.matmul.fp32_precision == "none"  # the CPU's branch is not below it
+    b.cudnn.fp32_precision = "none"
+    b.fp32_precision = "tf32"  # the top: the CPU's oneDNN too
+    assert b.cuda.matmul.fp32_precision == b.mkldnn.matmul.fp32_precision == "tf32"
+
+
+def test_a_setting_with_a_value_of_its_own_keeps_it_and_cudnns_default_gives_way(default_precision):
+    b = default_precision
+    b.fp32_precision = "ieee"
+    assert b.cudnn.conv.fp32_precision == b.cudnn.rnn.fp32_precision == "ieee"  # the "tf32" default gave way
+    b.cuda.matmul.fp32_precision = "tf32"
+    b.mkldnn.conv.fp32_precision = "bf16"
+    b.fp32_precision = "none"
+    b.cudnn.fp32_precision = "ieee"
+    assert b.cuda.matmul.fp32_precision == "tf32" and b.mkldnn.conv.fp32_precision == "bf16"  # set: kept
+    assert b.cudnn.conv.fp32_precision == "ieee"
+    b.cudnn.fp32_precision = "none"
+    assert b.cudnn.conv.fp32_precision == "tf32"  # the default again
+    assert outputs["exercise-precision-tree"].splitlines() == [
+        "top 'ieee':         {'cuda.matmul': 'ieee', 'cudnn.conv': 'ieee', 'mkldnn.matmul': 'ieee'}",
+        "cuda.matmul 'tf32': {'cuda.matmul': 'tf32', 'cudnn.conv': 'ieee', 'mkldnn.matmul': 'ieee'}",
+        "defaults:           {'cuda.matmul': 'none', 'cudnn.conv': 'tf32', 'mkldnn.matmul': 'none'}",
+    ]
+
+
+def test_setting_cudnn_conv_to_its_default_value_makes_it_stop_following_the_top():
+    code = ("import torch; b = torch.backends; b.cudnn.conv.fp32_precision = 'tf32'; "
+            "b.fp32_precision = 'ieee'; print(b.cudnn.conv.fp32_precision, b.cudnn.rnn.fp32_precision)")
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert child.stdout.split() == ["tf32", "ieee"]  # conv was given a value; rnn kept its default
+
+
+def test_the_precision_values_cuda_refuses_bf16(default_precision):
+    b = default_precision
+    for value in ("ieee", "tf32", "none"):
+        b.cuda.matmul.fp32_precision = value
+        assert b.cuda.matmul.fp32_precision == value
+    with pytest.raises(RuntimeError, match="backend 'cuda' does not support precision 'bf16'"):
+        b.cuda.matmul.fp32_precision = "bf16"
+    b.mkldnn.matmul.fp32_precision = "bf16"
+    assert b.mkldnn.matmul.fp32_precision == "bf16"
+    with pytest.raises(RuntimeError, match="Unknown precision"):
+        b.cuda.matmul.fp32_precision = "high"
+
+
+def test_the_old_getters_raise_after_only_the_new_setting_says_tf32(default_precision):
+    b = default_precision
+    b.cuda.matmul.fp32_precision = "ieee"  # agrees with the old "highest": no error
+    assert torch.get_float32_matmul_precision() == "highest"
+    b.cuda.matmul.fp32_precision = "tf32"
+    with pytest.raises(RuntimeError, match="mix of the legacy and new APIs"):
+        torch.get_float32_matmul_precision()
+    with pytest.raises(RuntimeError, match="mix of the legacy and new APIs"):
+        assert b.cuda.matmul.allow_tf32  # the old getter of the same setting
+    assert b.cuda.matmul.fp32_precision == "tf32"  # the new getter, which the matrix products read, works
+    torch.set_float32_matmul_precision("high")  # the fix: one call that sets both
+    assert torch.get_float32_matmul_precision() == "high" and b.cuda.matmul.allow_tf32
+    assert "mix of the legacy and new APIs" in outputs["precision-settings"]
+
+
+@needs_tf32
+def test_tf32_changes_the_digits_of_a_float32_product_but_not_its_dtype():
+    assert outputs["tf32-digits"].splitlines() == [
+        "the product is still torch.float32",
+        "TF32 error more than 10 times the IEEE error: True",
+    ]
+    assert torch.backends.cuda.matmul.fp32_precision == "none"
+
+
+@needs_cuda
+def test_cudnn_convolutions_use_tf32_by_default_and_matmuls_do_not():
+    if torch.cuda.get_device_capability() < (8, 0):
+        pytest.skip("needs a CUDA device with TF32 (Ampere or later)")
+    x = torch.rand(1, 64, 64, 64, device="cuda", dtype=torch.float64)
+    conv = torch.nn.Conv2d(64, 64, 3).to("cuda", torch.float64)
+    exact = conv(x)
+    conv32 = conv.float()
+    default_error = (conv32(x.float()).double() - exact).abs().max().item()
+    torch.backends.cudnn.fp32_precision = "ieee"  # the level above: conv's default gives way
+    try:
+        ieee_error = (conv32(x.float()).double() - exact).abs().max().item()
+    finally:
+        torch.backends.cudnn.fp32_precision = "none"
+    assert default_error > 10 * ieee_error
+
+
+# Deterministic algorithms
+
+
+def test_cudnn_benchmark_and_deterministic_are_off_by_default():
+    assert torch.backends.cudnn.benchmark is False and torch.backends.cudnn.deterministic is False
+    assert outputs["deterministic"].splitlines()[0] == "cudnn.benchmark: False | cudnn.deterministic: False"
+
+
+def test_the_debug_mode_error_is_the_switch_of_use_deterministic_algorithms():
+    assert not torch.are_deterministic_algorithms_enabled()
+    try:
+        torch.set_deterministic_debug_mode("error")
+        assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.get_deterministic_debug_mode() == 2
+    finally:
+        torch.set_deterministic_debug_mode("default")
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_use_deterministic_algorithms_also_sets_the_compilers_deterministic_mode():
+    source = inspect.getsource(torch.use_deterministic_algorithms)
+    assert "import torch._inductor.config" in source
+    try:
+        torch.use_deterministic_algorithms(True)
+        import torch._inductor.config as inductor_config
+
+        assert inductor_config.deterministic is True
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert inductor_config.deterministic is False
+
+
+def test_deterministic_mode_raises_for_put_and_fills_empty_with_nan():
+    try:
+        torch.set_deterministic_debug_mode("error")
+        assert torch.empty(4).isnan().all()
+        with pytest.raises(RuntimeError, match="put_ does not have a deterministic implementation"):
+            torch.zeros(4).put_(torch.tensor([1, 1]), torch.tensor([5.0, 7.0]))
+        torch.set_deterministic_debug_mode("warn")  # warn_only=True
+        with pytest.warns(UserWarning, match="put_ does not have a deterministic implementation"):
+            torch.zeros(4).put_(torch.tensor([1, 1]), torch.tensor([5.0, 7.0]))
+        torch.utils.deterministic.fill_uninitialized_memory = False
+        torch.empty(4)  # no longer filled (its values are whatever the memory held)
+    finally:
+        torch.utils.deterministic.fill_uninitialized_memory = True
+        torch.set_deterministic_debug_mode("default")
+    assert "torch.empty now fills its memory: tensor([nan, nan, nan])" in outputs["deterministic"]
+
+
+def test_the_pinned_torch_no_longer_asks_for_cublas_workspace_config():
+    assert "CUBLAS_WORKSPACE_CONFIG" not in torch.use_deterministic_algorithms.__doc__
+    assert "torch.histc` when called on a CUDA tensor" in torch.use_deterministic_algorithms.__doc__
+    assert "torch.nn.Conv2d` when called on CUDA tensor" in torch.use_deterministic_algorithms.__doc__
+
+
+@needs_cuda
+def test_a_cuda_matrix_product_in_deterministic_mode_needs_no_cublas_workspace_config():
+    env = {name: value for name, value in os.environ.items() if name != "CUBLAS_WORKSPACE_CONFIG"}
+    code = ("import torch; torch.use_deterministic_algorithms(True); "
+            "x = torch.rand(64, 64, device='cuda'); print(torch.equal(x @ x, x @ x))")
+    child = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.strip() == "True"
+
+
+@needs_cuda
+def test_histc_on_cuda_raises_in_deterministic_mode():
+    try:
+        torch.set_deterministic_debug_mode("error")
+        with pytest.raises(RuntimeError, match="does not have a deterministic implementation"):
+            torch.histc(torch.rand(100, device="cuda"))
+    finally:
+        torch.set_deterministic_debug_mode("default")
+
+
+# CUDA in DataLoader workers
+
+
+def test_multiprocessing_context_chooses_the_start_method_and_needs_workers():
+    assert ns["spawning"].multiprocessing_context.get_start_method() == "spawn"
+    assert DataLoader(ns["rows"], num_workers=2).multiprocessing_context is None  # the system's default
+    with pytest.raises(ValueError, match="num_workers > 0"):
+        DataLoader(ns["rows"], multiprocessing_context="fork")
+    if sys.platform == "linux" and sys.version_info < (3, 14):
+        assert multiprocessing.get_context().get_start_method() == "fork"
+
+
+def test_a_forked_child_refuses_to_start_cuda_again():
+    source = inspect.getsource(torch.cuda._lazy_init)
+    assert "Cannot re-initialize CUDA in forked subprocess" in source
+    assert "you must use the 'spawn' start method" in source
+
+
+@needs_cuda
+def test_cuda_in_a_forked_worker_fails_and_cpu_workers_work():
+    assert outputs["fork-cuda-worker"].splitlines() == [
+        "fork, CUDA in the worker: RuntimeError | 'Cannot re-initialize CUDA in forked subprocess': True",
+        "fork, CPU in the worker: ['cuda:0', 'cuda:0']",
+    ]
+
+
+# Reading an out-of-memory error
+
+
+def test_the_out_of_memory_error_is_one_class_and_a_runtime_error():
+    assert torch.cuda.OutOfMemoryError is torch.OutOfMemoryError
+    assert issubclass(torch.OutOfMemoryError, RuntimeError)
+
+
+def test_the_memory_snapshot_functions_and_their_options():
+    parameters = inspect.signature(torch.cuda.memory._record_memory_history).parameters
+    assert {"enabled", "context", "stacks", "max_entries"} <= set(parameters)
+    assert parameters["enabled"].default == "all"
+    doc = torch.cuda.memory._record_memory_history.__doc__
+    assert "2us per trace" in doc and "several KB" in doc
+    assert "pytorch.org/memory_viz" in torch.cuda.memory._dump_snapshot.__doc__
+    assert '"oom"' in torch.cuda.memory._snapshot.__doc__
+
+
+@needs_cuda
+def test_the_snapshot_holds_the_live_blocks_with_stacks_and_the_failed_request():
+    assert outputs["oom-snapshot"].splitlines() == [
+        "OutOfMemoryError | a RuntimeError too: True | names the request: True",
+        "live 1 GiB blocks: 2 | each with its stack: True",
+        "the failed request is in the history: True",
+        "snapshot file written: True",
+    ]
+
+
+@needs_cuda
+def test_the_out_of_memory_message_names_the_figures():
+    with pytest.raises(torch.OutOfMemoryError) as caught:
+        torch.empty(2 * torch.cuda.get_device_properties(0).total_memory, dtype=torch.uint8, device="cuda")
+    message = str(caught.value)
+    for part in ("Tried to allocate", "total capacity", "allocated by PyTorch", "reserved by PyTorch but unallocated",
+                 "expandable_segments:True"):
+        assert part in message, part
+
+
+@needs_cuda
+def test_a_dumped_snapshot_is_a_pickle_of_the_snapshot_dictionary():
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "snapshot.pickle")
+        torch.cuda.memory._dump_snapshot(path)
+        with open(path, "rb") as file:
+            snapshot = pickle.load(file)  # our own file, written just now
+    assert {"segments", "device_traces", "allocator_settings"} <= set(snapshot)
+
+
+@needs_cuda
+def test_expandable_segments_are_off_by_default_and_set_by_pytorch_alloc_conf():
+    assert outputs["expandable-segments"].splitlines() == [
+        "no allocator settings -> expandable segments: False",
+        "{'PYTORCH_ALLOC_CONF': 'expandable_segments:True'} -> expandable segments: True",
+    ]
 
 
 # Exercises
