@@ -146,14 +146,11 @@ def on_post_build(config):
     if printable.exists():
         html = re.sub(r'href="#notebooks-([\w-]+)"', r'href="../notebooks/\1/"', printable.read_text(encoding="utf-8"))
         html = re.sub(r"<details(?![^>]*\bopen\b)", "<details open", html.replace('href="#print_page"', 'href="./"'))
-        printable.write_text(_alternate_links(html, "print_page/"), encoding="utf-8")
+        printable.write_text(html, encoding="utf-8")
     order = [next(iter(entry.values())) for entry in config.nav if isinstance(entry, dict)]
     texts = {uri: _texts[uri] for uri in order if uri in _texts}
     chapters = {uri for uri in texts if snippet_for(Path(config.docs_dir) / uri).exists()}
     write_llms_txt(config, texts, chapters)
-    not_found = Path(config.site_dir) / "404.html"  # rendered without on_post_page: its languages' home pages
-    if not_found.exists():
-        not_found.write_text(_alternate_links(not_found.read_text(encoding="utf-8"), ""), encoding="utf-8")
     if config.theme["language"] == SOURCE:  # the site's root: where crawlers look for robots.txt
         sitemaps = "".join(f"Sitemap: {site_url(lang)}sitemap.xml\n" for lang in LANGUAGES)
         (Path(config.site_dir) / "robots.txt").write_text(f"User-agent: *\nAllow: /\n\n{sitemaps}", encoding="utf-8")
@@ -226,15 +223,11 @@ def on_page_context(context, page, config, nav):
 
 
 def on_post_page(output, page, config):
-    """Every page: its head links the same page in each language, by absolute address, and
-    names the source language's as the default (x-default); Material links each language's
-    home page, by a relative address, which search engines ignore. Then, for notebook pages:
-    drop what mkdocs-jupyter inlines that they do not use (~590 KB of
+    """Notebook pages: drop what mkdocs-jupyter inlines that they do not use (~590 KB of
     JupyterLab CSS, the Mermaid loader, an empty require.js tag), and link
     overrides/assets/stylesheets/notebook.css, which styles them in both schemes instead.
     Code blocks get Material's highlighting, and code and outputs, as scrollable regions, a tab
     stop."""
-    output = _alternate_links(output, page.url)
     if not page.file.src_uri.endswith(".ipynb"):
         return output
     from mkdocs.utils import get_relative_url
@@ -255,9 +248,3 @@ def on_post_page(output, page, config):
     href = get_relative_url("assets/stylesheets/notebook.css", page.url)
     return output.replace("</head>", f'  <link rel="stylesheet" href="{href}">\n  </head>', 1)
 
-
-def _alternate_links(output: str, url: str) -> str:
-    links = [f'<link rel="alternate" href="{site_url(lang)}{url}" hreflang="{lang}">' for lang in LANGUAGES]
-    links.append(f'<link rel="alternate" href="{site_url(SOURCE)}{url}" hreflang="x-default">')
-    output = re.sub(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">', "", output)
-    return output.replace("</head>", "  " + "\n    ".join(links) + "\n  </head>", 1)
