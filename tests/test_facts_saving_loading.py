@@ -1468,6 +1468,22 @@ def test_a_cond_branch_may_not_return_an_operand_itself():
     torch.export.export(ReturnsClone(), (torch.ones(3),))
 
 
+def test_cond_branches_must_agree_in_dtype_and_number_of_dimensions_not_in_sizes():
+    def export_branches(other):
+        class Branches(nn.Module):
+            def forward(self, x):
+                return torch.cond(x.sum() > 0, lambda x: x * 2, other, (x,))
+
+        return torch.export.export(Branches(), (torch.ones(3, 4),))
+
+    with pytest.raises(Exception, match="expected same dim"):
+        export_branches(lambda x: x.sum(0))
+    with pytest.raises(Exception, match="expected same dtype"):
+        export_branches(lambda x: (x * 2).double())
+    runnable = export_branches(lambda x: x[:2] * 3).module()
+    assert runnable(-torch.ones(3, 4)).shape == (2, 4)
+
+
 def test_torch_cond_is_documented_as_a_prototype():
     assert "`torch.cond` is a prototype feature" in torch.cond.__doc__
 
@@ -1494,6 +1510,13 @@ def test_dim_takes_a_range_and_a_saved_program_keeps_its_dynamic_dimension(tmp_p
         ranged.module()(torch.zeros(65, 20))
     torch.export.save(ns["any_batch"], tmp_path / "any.pt2")
     assert torch.export.load(tmp_path / "any.pt2").module()(torch.zeros(7, 20)).shape == (7, 10)
+
+
+def test_a_named_dim_that_the_code_fixes_makes_export_fail():
+    from torch._dynamo.exc import UserError
+
+    with pytest.raises(UserError, match="specialized it to be a constant \\(20\\)"):
+        torch.export.export(ns["net"], (ns["X"],), dynamic_shapes={"X": {1: Dim("features")}})  # nn.Linear(20, ...)
 
 
 @pytest.mark.parametrize("rows", [0, 1])
@@ -1635,7 +1658,8 @@ def test_dcp_load_copies_in_place_into_the_tensors_it_is_given(tmp_path):
     assert outputs["dcp-load"].splitlines() == ["epoch: 100", "True", "True"]
 
 
-def test_dcp_load_needs_tensors_of_the_saved_shapes(tmp_path):
+def test_dcp_load_needs_tensors_of_the_saved_shapes_on_their_device(tmp_path):
+    assert "must be allocated on their destination device" in " ".join(dcp.load.__doc__.split())
     quiet_dcp(dcp.save, {"w": torch.ones(2, 3)}, checkpoint_id=tmp_path)
     with pytest.raises(CheckpointException, match="Size mismatch"):
         quiet_dcp(dcp.load, {"w": torch.zeros(3, 2)}, checkpoint_id=tmp_path)
