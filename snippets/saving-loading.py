@@ -8,12 +8,18 @@ import json
 import os
 import pickle
 import tempfile
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed.checkpoint as dcp
+from safetensors import safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
+from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+from torch.export import Dim
 from torch.nn import functional as F
 from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 from torch.utils.data import DataLoader, TensorDataset
@@ -443,6 +449,102 @@ with torch.serialization.safe_globals([TrainConfig]):  # allowed inside this blo
 print(with_config["config"], with_config["config"] == config)
 # --8<-- [end:safe-globals]
 
+# --8<-- [start:export]
+exported = torch.export.export(net, (X,))  # runs forward on the example input X, recording each operation
+print(type(exported).__name__)
+print([str(node.target) for node in exported.graph.nodes if node.op == "call_function"])
+torch.export.save(exported, folder / "mlp.pt2")
+for name in sorted(zipfile.ZipFile(folder / "mlp.pt2").namelist()):
+    if "/models/" in name or "/data/" in name:  # the rest is version bookkeeping
+        print(name)
+# --8<-- [end:export]
+
+# --8<-- [start:export-load]
+program = torch.export.load(folder / "mlp.pt2")  # rebuilds the graph from the file, without the class MLP
+runnable = program.module()  # an nn.Module that runs the recorded operations
+print(type(runnable).__name__, isinstance(runnable, MLP))
+print(list(runnable.state_dict()) == list(net.state_dict()))  # the same names as the model's state dict
+print(torch.equal(runnable(X), Y))
+# --8<-- [end:export-load]
+
+# --8<-- [start:export-mode]
+dropper = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 1))  # in training mode, as built
+few = torch.ones(3, 4)
+in_training = torch.export.export(dropper, (few,)).module()
+print(torch.equal(in_training(few), in_training(few)))  # dropout was recorded in training mode
+try:
+    in_training.eval()
+except NotImplementedError as error:
+    print(f"{type(error).__name__}: {error}")
+in_eval = torch.export.export(dropper.eval(), (few,)).module()  # export in the mode you will run it in
+print(torch.equal(in_eval(few), dropper(few)))
+# --8<-- [end:export-mode]
+
+# --8<-- [start:export-data-dependent]
+class Gate(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 4)
+
+    def forward(self, x):
+        if x.mean() > 0:  # a Python if on a value the tensor holds
+            return self.linear(x).relu()
+        return -self.linear(x)
+
+
+gate_input = torch.ones(3, 4)
+try:
+    torch.export.export(Gate(), (gate_input,))
+except RuntimeError as error:
+    print(f"{type(error).__name__}: {str(error).split(' (')[0]}")
+# --8<-- [end:export-data-dependent]
+
+# --8<-- [start:export-cond]
+class CondGate(Gate):
+    def positive(self, x):
+        return self.linear(x).relu()
+
+    def negative(self, x):
+        return -self.linear(x)
+
+    def forward(self, x):
+        return torch.cond(x.mean() > 0, self.positive, self.negative, (x,))  # records both branches
+
+
+gate = CondGate()
+gate_program = torch.export.export(gate, (gate_input,))
+print([str(node.target) for node in gate_program.graph.nodes if node.op == "call_function"][:3])
+print([name for name, _ in gate_program.graph_module.named_children()])  # the two branches, as graphs
+gate_runnable = gate_program.module()
+for branch_input in (gate_input, -gate_input):  # one input for each branch
+    taken = bool(branch_input.mean() > 0)
+    print(f"mean > 0: {taken!s:5}", torch.equal(gate_runnable(branch_input), gate(branch_input)))
+# --8<-- [end:export-cond]
+
+# --8<-- [start:export-dynamic]
+try:
+    runnable(torch.zeros(5, 20))  # exported with a batch of 2
+except AssertionError as error:
+    print(f"{type(error).__name__}: {error}")
+batch = Dim("batch")
+any_batch = torch.export.export(net, (X,), dynamic_shapes={"X": {0: batch}})  # dimension 0 of forward's X
+print([str(valid) for valid in any_batch.range_constraints.values()])
+any_runnable = any_batch.module()
+print([tuple(any_runnable(torch.zeros(rows, 20)).shape) for rows in (5, 1, 0)])
+print(torch.equal(any_runnable(X), net(X)))
+try:
+    any_runnable(torch.zeros(5, 21))
+except AssertionError as error:
+    print(f"{type(error).__name__}: {error}")
+# --8<-- [end:export-dynamic]
+
+# --8<-- [start:export-dynamic-one]
+try:
+    torch.export.export(net, (X[:1],), dynamic_shapes={"X": {0: batch}})  # an example batch of 1
+except RuntimeError as error:
+    print(f"{type(error).__name__}: {str(error).splitlines()[1].split('. ')[0].strip(' -')}")
+# --8<-- [end:export-dynamic-one]
+
 # --8<-- [start:safetensors]
 save_file(net.state_dict(), folder / "mlp.safetensors", metadata={"class": "MLP"})  # metadata: strings only
 tensors = load_file(folder / "mlp.safetensors")
@@ -482,6 +584,47 @@ print(tied_copy[2].weight is tied_copy[4].weight)
 tied_inputs = torch.randn(3, 4)
 print(torch.equal(tied_copy(tied_inputs), tied_net(tied_inputs)))
 # --8<-- [end:safetensors-save-model]
+
+# --8<-- [start:safe-open]
+with safe_open(folder / "mlp.safetensors", framework="pt") as file:  # reads the header only
+    print(file.keys(), file.metadata())
+    rows = file.get_slice("hidden.weight")  # shape and dtype, from the header
+    print(rows.get_shape(), rows.get_dtype())
+    print(torch.equal(rows[:2], net.hidden.weight[:2]))  # the first two rows
+    bias = file.get_tensor("output.bias")  # one tensor
+    weight = file.get_tensor("hidden.weight")
+print(torch.equal(bias, net.output.bias))
+in_memory = bias.data_ptr() - weight.data_ptr()  # how far apart the two tensors are in memory
+in_file = header["output.bias"]["data_offsets"][0] - header["hidden.weight"]["data_offsets"][0]  # and in the file
+print(in_memory, in_file)
+# --8<-- [end:safe-open]
+
+# --8<-- [start:dcp-save]
+model_state, optimizer_state = get_state_dict(model, optimizer)  # the regressor and its Adam, after 100 epochs
+print(list(optimizer_state["state"])[:2])  # named by parameter, not numbered
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    dcp.save({"model": model_state, "optimizer": optimizer_state, "epoch": 100}, checkpoint_id=folder / "step-100")
+print(caught[0].message)
+print(sorted(path.name for path in (folder / "step-100").iterdir()))
+# --8<-- [end:dcp-save]
+
+# --8<-- [start:dcp-load]
+restored = make_regressor()
+restored_optimizer = torch.optim.Adam(restored.parameters(), lr=0.01)
+restored_state, restored_optimizer_state = get_state_dict(restored, restored_optimizer)  # the tensors to load into
+target = {"model": restored_state, "optimizer": restored_optimizer_state, "epoch": 0}
+with warnings.catch_warnings(action="ignore"):  # the same warning, for loading
+    dcp.load(target, checkpoint_id=folder / "step-100")  # in place: into the tensors that target holds
+set_state_dict(restored, restored_optimizer, model_state_dict=target["model"], optim_state_dict=target["optimizer"])
+print("epoch:", target["epoch"])
+print(all(torch.equal(a, b) for a, b in zip(model.parameters(), restored.parameters())))
+print(all(
+    torch.equal(optimizer.state[a][key], restored_optimizer.state[b][key])
+    for a, b in zip(model.parameters(), restored.parameters())
+    for key in ("step", "exp_avg", "exp_avg_sq")
+))
+# --8<-- [end:dcp-load]
 
 # --8<-- [start:cleanup]
 workdir.cleanup()  # removes the folder and every file in it
@@ -623,3 +766,46 @@ with tempfile.TemporaryDirectory() as tmp:
     print(load_model(safetensors_copy, Path(tmp) / "lm.safetensors"))
 print(torch.equal(safetensors_copy(tokens), lm(tokens)))
 # --8<-- [end:exercise-tied-weights]
+
+# --8<-- [start:exercise-export-branch-task]
+class ClipNorm(nn.Module):
+    def __init__(self, max_norm=3.0):
+        super().__init__()
+        self.linear = nn.Linear(4, 4)
+        self.max_norm = max_norm
+
+    def forward(self, x):
+        h = self.linear(x)
+        norm = h.norm()
+        if norm > self.max_norm:  # scale the whole batch down to max_norm
+            h = h * (self.max_norm / norm)
+        return h
+
+
+clip = ClipNorm()
+# --8<-- [end:exercise-export-branch-task]
+
+# --8<-- [start:exercise-export-branch]
+try:
+    torch.export.export(clip, (torch.zeros(3, 4),))
+except RuntimeError as error:
+    print(f"as written: {type(error).__name__}")
+
+
+class ClipNormBranchless(ClipNorm):
+    def forward(self, x):
+        h = self.linear(x)
+        return h * torch.clamp(self.max_norm / h.norm(), max=1.0)  # a factor of 1.0 when the norm is small enough
+
+
+branchless = ClipNormBranchless()
+branchless.load_state_dict(clip.state_dict())
+clip_program = torch.export.export(branchless, (torch.zeros(3, 4),), dynamic_shapes={"x": {0: Dim("rows")}})
+clip_runnable = clip_program.module()
+for rows in (3, 7):
+    for fill in (0.0, 10.0):  # a small batch and a large one
+        batch_input = torch.full((rows, 4), fill)
+        scaled = bool(clip.linear(batch_input).norm() > clip.max_norm)
+        same = torch.equal(clip_runnable(batch_input), clip(batch_input))
+        print(f"{rows} rows of {fill:4}: scaled {scaled!s:5} same as the model: {same}")
+# --8<-- [end:exercise-export-branch]

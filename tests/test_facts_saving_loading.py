@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 import io
 import json
+import logging
 import os
 import pickle
 import random
@@ -16,14 +17,19 @@ import struct
 import subprocess
 import sys
 import types
+import warnings
 import zipfile
 
 import numpy as np
 import pytest
 import torch
+import torch.distributed.checkpoint as dcp
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load, load_file, load_model, save_file, save_model
 from torch import nn
+from torch.distributed.checkpoint.api import CheckpointException
+from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+from torch.export import Dim
 
 from tools.snippets import ROOT, run, running_as_main
 
@@ -1294,6 +1300,438 @@ def test_data_parallel_adds_module_and_ddp_holds_the_model_as_module():
     assert "self.module = module" in source
 
 
+# --- torch.export ---------------------------------------------------------------------------------------------
+
+
+def ops(program):
+    return [str(node.target) for node in program.graph.nodes if node.op == "call_function"]
+
+
+def test_export_traces_forward_with_tensors_that_have_shapes_but_no_values():
+    seen = []
+
+    class Spy(nn.Module):
+        def forward(self, x):
+            seen.append(x)
+            return x * 2
+
+    torch.export.export(Spy(), (torch.ones(3, 4),))
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    assert len(seen) == 1 and isinstance(seen[0], FakeTensor)  # one call, on a fake tensor
+    assert seen[0].shape == (3, 4) and seen[0].dtype == torch.float32
+    assert "strict: bool = False" in str(inspect.signature(torch.export.export))  # the default traces this way
+
+
+def test_an_exported_program_is_aten_operations_with_the_parameters_and_buffers():
+    exported, net = ns["exported"], ns["net"]
+    assert type(exported).__name__ == "ExportedProgram"
+    assert ops(exported) == ["aten.linear.default", "aten.relu.default", "aten.linear.default"]
+    assert all(torch.equal(exported.state_dict[name], tensor) for name, tensor in net.state_dict().items())
+    bn_program = torch.export.export(nn.BatchNorm1d(3).eval(), (torch.randn(4, 3),))
+    assert set(bn_program.state_dict) == {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}
+    assert outputs["export"].splitlines()[:2] == ["ExportedProgram", str(ops(exported))]
+
+
+def test_the_pt2_archive_holds_json_graph_raw_weights_and_pickled_example_inputs(tmp_path):
+    net = ns["net"]
+    path = tmp_path / "net.pt2"
+    torch.export.save(torch.export.export(net, (ns["X"],)), path)
+    archive = zipfile.ZipFile(path)
+    json.loads(archive.read("net/models/model.json"))  # the graph, as JSON
+    config = json.loads(archive.read("net/data/weights/model_weights_config.json"))["config"]
+    for name, tensor in net.state_dict().items():
+        entry = config[name]
+        assert entry["use_pickle"] is False
+        assert archive.read(f"net/data/weights/{entry['path_name']}") == tensor.numpy().tobytes()  # raw bytes
+    inputs = torch.load(io.BytesIO(archive.read("net/data/sample_inputs/model.pt")), weights_only=True)
+    assert torch.equal(inputs[0][0], ns["X"])  # a torch.save file of the example inputs
+
+
+def test_export_load_needs_no_class_and_runs_in_a_process_that_never_saw_it(tmp_path):
+    runnable, net = ns["runnable"], ns["net"]
+    assert type(ns["program"]).__name__ == "ExportedProgram"
+    assert isinstance(runnable, torch.fx.GraphModule) and not isinstance(runnable, ns["MLP"])
+    assert list(runnable.state_dict()) == list(net.state_dict())
+    torch.export.save(ns["exported"], tmp_path / "mlp.pt2")
+    torch.save(ns["X"], tmp_path / "x.pt")
+    code = (
+        "import sys, torch\n"
+        "program = torch.export.load(sys.argv[1] + '/mlp.pt2')\n"
+        "x = torch.load(sys.argv[1] + '/x.pt', weights_only=True)\n"
+        "torch.save(program.module()(x), sys.argv[1] + '/y.pt')\n"
+        "print('MLP' in dir(sys.modules['__main__']))\n"
+    )
+    child = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert child.returncode == 0 and child.stdout.strip() == "False", child.stderr
+    assert torch.equal(torch.load(tmp_path / "y.pt", weights_only=True), ns["Y"])
+    assert outputs["export-load"].splitlines() == ["GraphModule False", "True", "True"]
+
+
+def test_export_load_runs_code_from_a_crafted_file_and_its_documentation_says_so(tmp_path, capsys, monkeypatch):
+    torch.export.save(ns["exported"], tmp_path / "mlp.pt2")
+    payload = io.BytesIO()
+    torch.save(((ns["Payload"](),), {}), payload)  # "example inputs" whose loading calls print
+    with zipfile.ZipFile(tmp_path / "mlp.pt2") as source, zipfile.ZipFile(tmp_path / "crafted.pt2", "w") as crafted:
+        for info in source.infolist():
+            inputs = info.filename.endswith("data/sample_inputs/model.pt")
+            crafted.writestr(info, payload.getvalue() if inputs else source.read(info.filename))
+    capsys.readouterr()
+    # torch's warning about the fallback has a format string that fails under pytest's log capture
+    monkeypatch.setattr(logging.getLogger("torch._export.serde.serialize"), "disabled", True)
+    torch.export.load(tmp_path / "crafted.pt2")
+    assert "this ran while the file was loading" in capsys.readouterr().out  # weights_only=True refused, False ran it
+    source = inspect.getsource(torch._export.serde.serialize.deserialize_torch_artifact)
+    assert "weights_only=True" in source and "weights_only=False" in source
+    assert "Never load data from an untrusted source" in torch.export.load.__doc__
+
+
+def test_the_documentation_warns_that_pt2_files_may_not_load_in_newer_pytorch():
+    for function in (torch.export.save, torch.export.load):
+        assert "saved files may not be usable in newer versions" in " ".join(function.__doc__.split())
+
+
+def test_export_fixes_the_mode_dropout_runs_and_eval_is_refused():
+    dropper = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+    few = torch.ones(3, 4)
+    in_training = torch.export.export(dropper, (few,)).module()
+    assert not torch.equal(in_training(few), in_training(few))  # a new mask each call
+    with pytest.raises(NotImplementedError):
+        in_training.eval()
+    in_eval = torch.export.export(dropper.eval(), (few,)).module()
+    assert torch.equal(in_eval(few), in_eval(few)) and torch.equal(in_eval(few), dropper(few))
+    assert outputs["export-mode"].splitlines() == [
+        "False", "NotImplementedError: Calling eval() is not supported yet.", "True"]
+
+
+def test_batch_norm_exported_in_training_mode_uses_the_batchs_statistics():
+    torch.manual_seed(0)
+    bn = nn.BatchNorm1d(3)
+    with torch.no_grad():
+        bn.running_mean.fill_(5.0)  # far from the batch's mean
+    batch = torch.randn(6, 3)
+    in_training = torch.export.export(bn, (batch,)).module()
+    expected = (batch - batch.mean(0)) / torch.sqrt(batch.var(0, unbiased=False) + bn.eps)
+    assert torch.allclose(in_training(batch), expected, atol=1e-5)
+
+
+def test_a_python_if_on_a_setting_is_decided_while_tracing_only_the_branch_taken_is_recorded():
+    class Flagged(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.double = True
+
+        def forward(self, x):
+            if self.double:
+                return x * 2
+            return x.sin()
+
+    model = Flagged()
+    program = torch.export.export(model, (torch.ones(3),))
+    assert ops(program) == ["aten.mul.Tensor"]
+    model.double = False  # too late: the program has only the branch taken
+    assert torch.equal(program.module()(torch.ones(3)), torch.full((3,), 2.0))
+
+
+def test_an_if_on_a_tensor_value_stops_export_and_the_partial_graph_goes_to_stderr(capfd):
+    from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
+
+    capfd.readouterr()
+    with pytest.raises(GuardOnDataDependentSymNode, match="data-dependent"):
+        torch.export.export(ns["Gate"](), (torch.ones(3, 4),))
+    assert "def forward" in capfd.readouterr().err
+    assert outputs["export-data-dependent"].startswith("GuardOnDataDependentSymNode: Could not guard on data-dependent")
+    assert "u0" in outputs["export-data-dependent"]
+
+
+def test_torch_cond_records_both_branches_and_chooses_at_run_time():
+    gate_program, gate = ns["gate_program"], ns["gate"]
+    assert "cond" in ops(gate_program) and torch.ops.higher_order.cond in [n.target for n in gate_program.graph.nodes]
+    assert [name for name, _ in gate_program.graph_module.named_children()] == ["true_graph_0", "false_graph_0"]
+    runnable = gate_program.module()
+    for branch_input in (torch.rand(3, 4) + 0.1, -torch.rand(3, 4) - 0.1):  # other values than the example's
+        assert torch.equal(runnable(branch_input), gate(branch_input))
+    assert outputs["export-cond"].splitlines()[2:] == ["mean > 0: True  True", "mean > 0: False True"]
+
+
+def test_a_cond_branch_may_not_return_an_operand_itself():
+    class ReturnsOperand(nn.Module):
+        def forward(self, x):
+            return torch.cond(x.sum() > 0, lambda x: x, lambda x: -x, (x,))
+
+    class ReturnsClone(nn.Module):
+        def forward(self, x):
+            return torch.cond(x.sum() > 0, lambda x: x.clone(), lambda x: -x, (x,))
+
+    with pytest.raises(Exception, match="aliasing"):
+        torch.export.export(ReturnsOperand(), (torch.ones(3),))
+    torch.export.export(ReturnsClone(), (torch.ones(3),))
+
+
+def test_cond_branches_must_agree_in_dtype_and_number_of_dimensions_not_in_sizes():
+    def export_branches(other):
+        class Branches(nn.Module):
+            def forward(self, x):
+                return torch.cond(x.sum() > 0, lambda x: x * 2, other, (x,))
+
+        return torch.export.export(Branches(), (torch.ones(3, 4),))
+
+    with pytest.raises(Exception, match="expected same dim"):
+        export_branches(lambda x: x.sum(0))
+    with pytest.raises(Exception, match="expected same dtype"):
+        export_branches(lambda x: (x * 2).double())
+    runnable = export_branches(lambda x: x[:2] * 3).module()
+    assert runnable(-torch.ones(3, 4)).shape == (2, 4)
+
+
+def test_torch_cond_is_documented_as_a_prototype():
+    assert "`torch.cond` is a prototype feature" in torch.cond.__doc__
+
+
+def test_static_shapes_by_default_and_a_named_dim_makes_one_dimension_dynamic():
+    assert outputs["export-dynamic"].splitlines()[0] == "AssertionError: Guard failed: X.size()[0] == 2"
+    any_batch = ns["any_batch"]
+    (valid,) = any_batch.range_constraints.values()
+    assert (valid.lower, valid.upper) == (0, torch.utils._sympy.numbers.int_oo) and str(valid) == "VR[0, int_oo]"
+    runnable = any_batch.module()
+    net = ns["net"]
+    for rows in (0, 1, 5, 33):
+        inputs = torch.randn(rows, 20)
+        assert torch.allclose(runnable(inputs), net(inputs))
+    with pytest.raises(AssertionError, match=r"X.size\(\)\[1\] == 20"):
+        runnable(torch.zeros(5, 21))
+
+
+def test_dim_takes_a_range_and_a_saved_program_keeps_its_dynamic_dimension(tmp_path):
+    ranged = torch.export.export(ns["net"], (ns["X"],), dynamic_shapes={"X": {0: Dim("batch", min=1, max=64)}})
+    (valid,) = ranged.range_constraints.values()
+    assert (valid.lower, valid.upper) == (1, 64)
+    with pytest.raises(AssertionError):
+        ranged.module()(torch.zeros(65, 20))
+    torch.export.save(ns["any_batch"], tmp_path / "any.pt2")
+    assert torch.export.load(tmp_path / "any.pt2").module()(torch.zeros(7, 20)).shape == (7, 10)
+
+
+def test_a_named_dim_that_the_code_fixes_makes_export_fail():
+    from torch._dynamo.exc import UserError
+
+    with pytest.raises(UserError, match="specialized it to be a constant \\(20\\)"):
+        torch.export.export(ns["net"], (ns["X"],), dynamic_shapes={"X": {1: Dim("features")}})  # nn.Linear(20, ...)
+
+
+@pytest.mark.parametrize("rows", [0, 1])
+def test_an_example_size_of_0_or_1_contradicts_a_named_dim(rows):
+    from torch._dynamo.exc import UserError
+
+    with pytest.raises(UserError, match=f"specialized it to be a constant \\({rows}\\)"):
+        torch.export.export(ns["net"], (torch.zeros(rows, 20),), dynamic_shapes={"X": {0: Dim("batch")}})
+
+
+# --- safe_open -------------------------------------------------------------------------------------------------
+
+
+def test_safe_open_gives_names_metadata_shapes_and_single_tensors_and_slices(tmp_path):
+    net = ns["net"]
+    save_file(net.state_dict(), tmp_path / "m.safetensors", metadata={"class": "MLP"})
+    with safe_open(tmp_path / "m.safetensors", framework="pt") as file:
+        assert sorted(file.keys()) == sorted(net.state_dict()) and file.metadata() == {"class": "MLP"}
+        rows = file.get_slice("hidden.weight")
+        assert rows.get_shape() == [256, 20] and rows.get_dtype() == "F32"
+        assert torch.equal(rows[:2], net.hidden.weight[:2]) and torch.equal(rows[:, 3:5], net.hidden.weight[:, 3:5])
+        assert torch.equal(file.get_tensor("output.bias"), net.output.bias)
+    assert outputs["safe-open"].splitlines()[-1] == "20480 20480"
+
+
+def test_safe_open_tensors_lie_in_a_private_mapping_of_the_file(tmp_path):
+    path = tmp_path / "w.safetensors"
+    save_file({"a": torch.zeros(6), "b": torch.ones(4)}, path)
+    with safe_open(path, framework="pt") as file:
+        a, b = file.get_tensor("a"), file.get_tensor("b")
+    regions = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            if line.rstrip().endswith(str(path)):
+                start, end = (int(bound, 16) for bound in line.split()[0].split("-"))
+                regions.append((start, end, line.split()[1]))
+    assert any(start <= a.data_ptr() < end and mode.endswith("p") for start, end, mode in regions)  # p: private
+    assert b.data_ptr() - a.data_ptr() == 24  # as in the file: b right after a's 6 floats
+    a.add_(1)  # writes the process's copy
+    assert torch.equal(load_file(path)["a"], torch.zeros(6))  # never the file
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
+def test_safe_open_reads_a_tensor_from_disk_only_when_it_is_used(tmp_path):
+    code = """
+import sys, torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+path = sys.argv[1]
+save_file({"big": torch.ones(4096, 4096), "small": torch.ones(4)}, path)  # 64 MB
+def resident_kb():
+    total, inside = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5:
+                inside = line.rstrip().endswith(path)
+            elif inside and fields[0] == "Rss:":
+                total += int(fields[1])
+    return total
+with safe_open(path, framework="pt") as file:
+    small, big = file.get_tensor("small"), file.get_tensor("big")
+    before = resident_kb()
+    big.sum()
+    print(before, resident_kb())
+"""
+    child = subprocess.run([sys.executable, "-c", code, str(tmp_path / "big.safetensors")],
+                           capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr
+    before, after = map(int, child.stdout.split())
+    assert before < 1_000 and after > 60_000  # taken but unread; read when used
+
+
+# --- torch.distributed.checkpoint --------------------------------------------------------------------------------
+
+
+def quiet_dcp(function, *args, **kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        function(*args, **kwargs)
+    return [str(warning.message) for warning in caught]
+
+
+def trained_regressor():
+    model = ns["make_regressor"]()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    ns["train"](model, optimizer, 3)
+    return model, optimizer
+
+
+def test_dcp_saves_into_a_directory_in_one_process_with_a_warning(tmp_path):
+    assert not torch.distributed.is_initialized()
+    model, optimizer = trained_regressor()
+    model_state, optimizer_state = get_state_dict(model, optimizer)
+    said = quiet_dcp(dcp.save, {"model": model_state, "optimizer": optimizer_state}, checkpoint_id=tmp_path)
+    assert said == [outputs["dcp-save"].splitlines()[1]]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".metadata", "__0_0.distcp"]
+    assert outputs["dcp-save"].splitlines()[2] == "['.metadata', '__0_0.distcp']"
+
+
+def test_get_state_dict_keys_the_optimizer_state_by_parameter_name():
+    model, optimizer = trained_regressor()
+    model_state, optimizer_state = get_state_dict(model, optimizer)
+    assert list(optimizer_state["state"]) == list(model.state_dict())
+    assert list(optimizer.state_dict()["state"]) == [0, 1, 2, 3]
+    assert all(a.data_ptr() == b.data_ptr() for a, b in zip(model_state.values(), model.state_dict().values()))
+
+
+def test_get_state_dict_gives_a_fresh_optimizer_state_with_a_zero_step():
+    model = ns["make_regressor"]()
+    before = copy.deepcopy(model.state_dict())
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    assert not optimizer.state
+    _, optimizer_state = get_state_dict(model, optimizer)
+    assert all(state["step"] == 1 for state in optimizer.state.values())  # one step was taken
+    assert all(torch.equal(state["exp_avg"], torch.zeros_like(state["exp_avg"])) for state in optimizer.state.values())
+    assert all(torch.equal(before[name], tensor) for name, tensor in model.state_dict().items())  # with lr 0
+    assert optimizer.param_groups[0]["lr"] == 0.01 and all(p.grad is None for p in model.parameters())
+    source = inspect.getsource(torch.distributed.checkpoint.state_dict._init_optim_state)
+    assert "zeros_like" in source and "optim.step(" in source
+
+
+def test_dcp_load_copies_in_place_into_the_tensors_it_is_given(tmp_path):
+    model, optimizer = trained_regressor()
+    model_state, optimizer_state = get_state_dict(model, optimizer)
+    quiet_dcp(dcp.save, {"model": model_state, "optimizer": optimizer_state, "epoch": 3}, checkpoint_id=tmp_path)
+    fresh = ns["make_regressor"]()
+    fresh_optimizer = torch.optim.Adam(fresh.parameters(), lr=0.5)
+    fresh_state, fresh_optimizer_state = get_state_dict(fresh, fresh_optimizer)
+    target = {"model": fresh_state, "optimizer": fresh_optimizer_state, "epoch": 0}
+    objects = {name: tensor for name, tensor in fresh_state.items()}
+    quiet_dcp(dcp.load, target, checkpoint_id=tmp_path)
+    assert all(target["model"][name] is tensor for name, tensor in objects.items())  # the same tensors, filled
+    assert all(torch.equal(a, b) for a, b in zip(fresh.parameters(), model.parameters()))  # so the model has them
+    assert target["epoch"] == 3  # a value that is not a tensor is replaced
+    set_state_dict(fresh, fresh_optimizer, model_state_dict=target["model"], optim_state_dict=target["optimizer"])
+    assert fresh_optimizer.param_groups[0]["lr"] == 0.01
+    assert ns["train"](fresh, fresh_optimizer, 5) == ns["train"](model, optimizer, 5)  # the same run goes on
+    assert outputs["dcp-load"].splitlines() == ["epoch: 100", "True", "True"]
+
+
+def test_dcp_load_needs_tensors_of_the_saved_shapes_on_their_device(tmp_path):
+    assert "must be allocated on their destination device" in " ".join(dcp.load.__doc__.split())
+    quiet_dcp(dcp.save, {"w": torch.ones(2, 3)}, checkpoint_id=tmp_path)
+    with pytest.raises(CheckpointException, match="Size mismatch"):
+        quiet_dcp(dcp.load, {"w": torch.zeros(3, 2)}, checkpoint_id=tmp_path)
+
+
+def test_dcp_writes_metadata_last_a_crashed_save_leaves_no_metadata_and_does_not_load(tmp_path, monkeypatch):
+    import torch.distributed.checkpoint.filesystem as filesystem
+
+    source = inspect.getsource(filesystem.FileSystemWriter.finish)
+    assert ".tmp" in source and "rename(tmp_path, metadata_path)" in source
+
+    def crash(*args, **kwargs):
+        raise SaveInterrupted
+
+    with monkeypatch.context() as patch:
+        patch.setattr(filesystem.pickle, "dump", crash)  # dies as .metadata is written
+        with pytest.raises(CheckpointException):
+            quiet_dcp(dcp.save, {"w": torch.ones(3)}, checkpoint_id=tmp_path / "new")
+    names = {path.name for path in (tmp_path / "new").iterdir()}
+    assert "__0_0.distcp" in names and ".metadata" not in names
+    with pytest.raises(CheckpointException):
+        quiet_dcp(dcp.load, {"w": torch.zeros(3)}, checkpoint_id=tmp_path / "new")
+
+
+def test_a_crashed_save_into_an_old_checkpoints_directory_leaves_the_old_metadata_on_new_data(tmp_path, monkeypatch):
+    import torch.distributed.checkpoint.filesystem as filesystem
+
+    quiet_dcp(dcp.save, {"w": torch.zeros(3)}, checkpoint_id=tmp_path)  # the good checkpoint
+
+    def crash(*args, **kwargs):
+        raise SaveInterrupted
+
+    with monkeypatch.context() as patch:
+        patch.setattr(filesystem.pickle, "dump", crash)
+        with pytest.raises(CheckpointException):
+            quiet_dcp(dcp.save, {"w": torch.ones(3)}, checkpoint_id=tmp_path)  # over it, and it crashes
+    target = {"w": torch.full((3,), 7.0)}
+    quiet_dcp(dcp.load, target, checkpoint_id=tmp_path)
+    assert not torch.equal(target["w"], torch.zeros(3))  # the good checkpoint is gone
+
+
+def test_dcp_loading_unpickles_metadata_and_values_so_a_checkpoint_can_run_code(tmp_path, capsys):
+    quiet_dcp(dcp.save, {"note": ns["Payload"]()}, checkpoint_id=tmp_path / "values")
+    capsys.readouterr()
+    quiet_dcp(dcp.load, {"note": None}, checkpoint_id=tmp_path / "values")
+    assert "this ran while the file was loading" in capsys.readouterr().out  # torch.load(weights_only=False)
+    quiet_dcp(dcp.save, {"w": torch.ones(2)}, checkpoint_id=tmp_path / "metadata")
+    with open(tmp_path / "metadata" / ".metadata", "wb") as file:
+        pickle.dump(ns["Payload"](), file)
+    capsys.readouterr()
+    with pytest.raises(CheckpointException):
+        quiet_dcp(dcp.load, {"w": torch.zeros(2)}, checkpoint_id=tmp_path / "metadata")
+    assert "this ran while the file was loading" in capsys.readouterr().out  # pickle.load of .metadata
+
+
+def test_dcp_to_torch_save_converts_a_checkpoint_into_one_file(tmp_path):
+    from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
+
+    model, optimizer = trained_regressor()
+    model_state, optimizer_state = get_state_dict(model, optimizer)
+    quiet_dcp(dcp.save, {"model": model_state, "optimizer": optimizer_state}, checkpoint_id=tmp_path / "dcp")
+    quiet_dcp(dcp_to_torch_save, tmp_path / "dcp", tmp_path / "one.pt")
+    one = torch.load(tmp_path / "one.pt", weights_only=True)
+    assert all(torch.equal(one["model"][name], tensor) for name, tensor in model.state_dict().items())
+    assert torch.equal(one["optimizer"]["state"]["0.weight"]["exp_avg"], optimizer.state[model[0].weight]["exp_avg"])
+
+
+def test_dcp_documents_that_each_rank_saves_its_own_shards_and_loading_reshards():
+    assert "each rank only save their local shards" in " ".join(dcp.save.__doc__.split())
+    assert "each rank only reads data for their local shards" in " ".join(dcp.load.__doc__.split())
+
+
 # --- exercises -------------------------------------------------------------------------------------------------
 
 
@@ -1356,3 +1794,15 @@ def test_optimizer_state_left_on_the_old_device_makes_the_next_step_fail():
             state["exp_avg"], state["exp_avg_sq"] = state["exp_avg"].to("meta"), state["exp_avg_sq"].to("meta")
         with pytest.raises(RuntimeError, match="device"):
             optimizer.step()
+
+
+def test_exercise_export_branch_the_rewrite_matches_the_if_for_any_rows_and_fill():
+    clip, runnable = ns["clip"], ns["clip_runnable"]
+    torch.manual_seed(1)
+    for rows in (1, 2, 9):
+        for scale in (0.01, 1.0, 100.0):
+            inputs = torch.randn(rows, 4) * scale
+            assert torch.equal(runnable(inputs), clip(inputs))
+    assert outputs["exercise-export-branch"].splitlines()[0] == "as written: GuardOnDataDependentSymNode"
+    assert [line.split("scaled ")[1].split()[0] for line in outputs["exercise-export-branch"].splitlines()[1:]] == [
+        "False", "True", "False", "True"]
