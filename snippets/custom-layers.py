@@ -2,7 +2,9 @@
 # Every section below is shown on docs/en/custom-layers.md and docs/zh/custom-layers.md, in this order.
 
 # --8<-- [start:setup]
+import dataclasses
 import math
+import pickle
 import tempfile
 import warnings
 from pathlib import Path
@@ -248,6 +250,99 @@ except RuntimeError as error:
     show_error(error)
 # --8<-- [end:constant-as-plain-tensor]
 
+# --8<-- [start:extra-state]
+class NamedStandardize(Standardize):  # Standardize, plus the names of the columns it was measured on
+    def __init__(self, mean, std, columns):
+        super().__init__(mean, std)
+        self.columns = list(columns)  # strings: neither a parameter nor a buffer
+
+    def get_extra_state(self):  # state_dict() keeps what it returns, under "_extra_state"
+        return {"columns": self.columns}
+
+    def set_extra_state(self, state):  # load_state_dict() hands back what get_extra_state returned
+        self.columns = list(state["columns"])
+
+
+named = NamedStandardize(features.mean(dim=0), features.std(dim=0), ["height", "weight", "age"])
+print(list(named.state_dict()))
+with tempfile.TemporaryDirectory() as folder:
+    path = Path(folder) / "named.pt"
+    torch.save(named.state_dict(), path)
+    fresh = NamedStandardize(torch.zeros(3), torch.ones(3), ["?", "?", "?"])  # placeholders
+    print(fresh.load_state_dict(torch.load(path, weights_only=True)))
+print(fresh.columns, torch.equal(fresh.mean, named.mean))
+# --8<-- [end:extra-state]
+
+# --8<-- [start:extra-state-of-your-own-class]
+@dataclasses.dataclass
+class Columns:
+    names: list
+
+
+class ColumnsStandardize(NamedStandardize):
+    def get_extra_state(self):  # the WRONG way: an object of a class of your own
+        return Columns(self.columns)
+
+    def set_extra_state(self, state):
+        self.columns = state.names
+
+
+with tempfile.TemporaryDirectory() as folder:
+    path = Path(folder) / "columns.pt"
+    torch.save(ColumnsStandardize(named.mean, named.std, named.columns).state_dict(), path)  # saving works
+    try:
+        torch.load(path, weights_only=True)  # loading refuses the class
+    except pickle.UnpicklingError as error:
+        print(str(error).split("WeightsUnpickler error: ")[1].split(" by default")[0])
+# --8<-- [end:extra-state-of-your-own-class]
+
+# --8<-- [start:old-checkpoint]
+class OldStandardize(nn.Module):  # version 1 of Standardize: its buffers were named mu and sigma
+    def __init__(self, mean, std):
+        super().__init__()
+        self.register_buffer("mu", mean)
+        self.register_buffer("sigma", std)
+
+
+old_model = nn.Sequential(OldStandardize(features.mean(dim=0), features.std(dim=0)))
+with tempfile.TemporaryDirectory() as folder:
+    path = Path(folder) / "old.pt"
+    torch.save(old_model.state_dict(), path)
+    checkpoint = torch.load(path, weights_only=True)
+print(list(checkpoint))
+model = nn.Sequential(Standardize(torch.zeros(3), torch.ones(3)))
+try:
+    model.load_state_dict(checkpoint)
+except RuntimeError as error:
+    show_error(error)
+print(model.load_state_dict(checkpoint, strict=False))  # no error...
+print(model[0].mean)  # ...and nothing loaded: still the placeholder
+# --8<-- [end:old-checkpoint]
+
+# --8<-- [start:load-hook]
+def rename_version_1(module, state_dict, prefix, local_metadata, *args):  # runs before the module loads
+    if local_metadata.get("version", 1) < 2:  # no version recorded: treat the checkpoint as old
+        for old, new in (("mu", "mean"), ("sigma", "std")):
+            if prefix + old in state_dict:  # rename only the keys that are there
+                state_dict[prefix + new] = state_dict.pop(prefix + old)
+
+
+class VersionedStandardize(Standardize):
+    _version = 2  # state_dict() records it; every module starts at 1
+
+    def __init__(self, mean, std, eps=1e-5):
+        super().__init__(mean, std, eps)
+        self.register_load_state_dict_pre_hook(rename_version_1)
+
+
+print(checkpoint._metadata["0"])  # where the version of module "0" is kept
+model = nn.Sequential(VersionedStandardize(torch.zeros(3), torch.ones(3)))
+print(model.load_state_dict(checkpoint))
+print(torch.equal(model[0].mean, old_model[0].mu), torch.equal(model[0].std, old_model[0].sigma))
+print(model.state_dict()._metadata["0"], list(model.state_dict()))  # saved again: version 2, new names
+print(model.load_state_dict(dict(checkpoint)))  # a plain dict has no version: renamed all the same
+# --8<-- [end:load-hook]
+
 # --8<-- [start:autograd-function]
 class SwishFunction(torch.autograd.Function):
     @staticmethod
@@ -383,6 +478,88 @@ x = torch.tensor([1.0, -2.0, 3.0], requires_grad=True)
 F.silu(2 * x).sum().backward()  # the same computation, without the in-place change
 print(f"right gradient: {x.grad}")
 # --8<-- [end:save-for-backward]
+
+# --8<-- [start:function-breaks-the-graph]
+def erf_outside_pytorch(x):  # Python on plain numbers: stands for a kernel of your own or a library call
+    values = [math.erf(v) for v in x.flatten().tolist()]
+    return torch.tensor(values, dtype=x.dtype).reshape(x.shape)
+
+
+class ErfFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(x):
+        return erf_outside_pytorch(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, grad_output):  # the derivative of erf(x) is 2 / sqrt(pi) * exp(-x**2)
+        (x,) = ctx.saved_tensors
+        return grad_output * 2 / math.sqrt(math.pi) * torch.exp(-x * x)
+
+
+class FunctionErf(nn.Module):
+    def forward(self, X):
+        return ErfFunction.apply(X)
+
+
+x = torch.linspace(-2, 2, 6, requires_grad=True)
+print(torch.allclose(FunctionErf()(x), torch.erf(x)))  # eager mode: it works
+explanation = torch._dynamo.explain(FunctionErf())(x)
+print("graphs:", explanation.graph_count, "| graph breaks:", explanation.graph_break_count)
+try:
+    torch.compile(FunctionErf(), backend="eager", fullgraph=True)(x)  # backend="eager": no code generation
+except torch._dynamo.exc.Unsupported as error:
+    print("Unsupported:", str(error).splitlines()[0])
+# --8<-- [end:function-breaks-the-graph]
+
+# --8<-- [start:custom-op]
+@torch.library.custom_op("pmodels::erf", mutates_args=())  # "namespace::name", unique in the process
+def erf(x: torch.Tensor) -> torch.Tensor:  # the type hints are required: they make the schema
+    return erf_outside_pytorch(x)
+
+
+@erf.register_fake
+def _(x):  # for the compiler: an output of the right shape and dtype, with no values
+    return torch.empty_like(x)
+
+
+erf.register_autograd(ErfFunction.backward, setup_context=ErfFunction.setup_context)  # the same backward
+
+
+class Erf(nn.Module):
+    def forward(self, X):
+        return erf(X)
+
+
+print(torch.ops.pmodels.erf.default._schema)  # registered with PyTorch, like its own operators
+explanation = torch._dynamo.explain(Erf())(x)
+print("graphs:", explanation.graph_count, "| graph breaks:", explanation.graph_break_count)
+compiled = torch.compile(Erf(), backend="eager", fullgraph=True)  # no error now
+y = compiled(x)
+(grad,) = torch.autograd.grad(y.sum(), x)
+(expected,) = torch.autograd.grad(torch.erf(x).sum(), x)  # PyTorch's own erf, for comparison
+print(torch.allclose(y, torch.erf(x)), torch.allclose(grad, expected))
+# --8<-- [end:custom-op]
+
+# --8<-- [start:opcheck]
+print(torch.library.opcheck(erf, (x,)))  # x requires grad, so the backward is tested too
+x64 = x.detach().double().requires_grad_()
+print(torch.autograd.gradcheck(erf, (x64,)))  # opcheck does not check the gradient's values: gradcheck does
+
+
+@torch.library.custom_op("pmodels::erf_unregistered", mutates_args=())
+def erf_unregistered(x: torch.Tensor) -> torch.Tensor:  # the WRONG way: no fake, no backward
+    return erf_outside_pytorch(x)
+
+
+print(torch.allclose(erf_unregistered(x), torch.erf(x)))  # eager mode: the forward runs
+results = torch.library.opcheck(erf_unregistered, (x,), raise_exception=False)  # a dict instead of an error
+for name, result in results.items():
+    print(f"{name}: {result if result == 'SUCCESS' else str(result).split('. ')[0]}")
+# --8<-- [end:opcheck]
 
 # --8<-- [start:parametrization]
 class SoftplusLinear(nn.Linear):  # a custom layer: it computes with softplus(self.weight)
@@ -556,3 +733,43 @@ try:
 except RuntimeError as error:
     show_error(error)
 # --8<-- [end:exercise-center-each-example]
+
+# --8<-- [start:exercise-softplus-as-a-custom-operator-task]
+def softplus_kernel(x, beta):  # stands for a kernel of your own: Python on plain numbers
+    values = [math.log1p(math.exp(beta * v)) / beta for v in x.flatten().tolist()]
+    return torch.tensor(values, dtype=x.dtype).reshape(x.shape)
+# --8<-- [end:exercise-softplus-as-a-custom-operator-task]
+
+# --8<-- [start:exercise-softplus-as-a-custom-operator]
+@torch.library.custom_op("pmodels::softplus", mutates_args=())
+def softplus(x: torch.Tensor, beta: float) -> torch.Tensor:  # beta: a float in the schema
+    return softplus_kernel(x, beta)
+
+
+@softplus.register_fake
+def _(x, beta):
+    return torch.empty_like(x)
+
+
+def softplus_setup_context(ctx, inputs, output):
+    x, beta = inputs
+    ctx.save_for_backward(x)
+    ctx.beta = beta
+
+
+def softplus_backward(ctx, grad_output):  # one value per input: None for beta
+    (x,) = ctx.saved_tensors
+    return grad_output * torch.sigmoid(ctx.beta * x), None
+
+
+softplus.register_autograd(softplus_backward, setup_context=softplus_setup_context)
+
+x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+print(torch.ops.pmodels.softplus.default._schema)
+print(torch.library.opcheck(softplus, (x, 2.0)))
+print(torch.autograd.gradcheck(softplus, (x, 2.0)))
+compiled = torch.compile(lambda t: softplus(t, 2.0).sum(), backend="eager", fullgraph=True)
+(ours,) = torch.autograd.grad(compiled(x), x)
+(theirs,) = torch.autograd.grad(F.softplus(x, beta=2.0).sum(), x)
+print(torch.allclose(ours, theirs))
+# --8<-- [end:exercise-softplus-as-a-custom-operator]
