@@ -367,6 +367,228 @@ with torch.random.fork_rng():  # saves the global state, restores it on exit
 print("global stream untouched:", torch.equal(torch.get_rng_state(), global_state))
 # --8<-- [end:manual-seed-in-init]
 
+# --8<-- [start:residual-depth]
+@contextlib.contextmanager
+def fixed_seed(seed):
+    """The same random numbers on every run, whatever ran before; the global stream is left as it was."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        yield
+
+
+RES_WIDTH = 64
+
+
+def residual_forward(last_gain, norm=None, blocks=DEPTH, seed=1):
+    """h = h + branch(h) for `blocks` blocks, the branch Linear -> ReLU -> Linear with new weights in every
+    block; return the mean square of h after each block (block 0: the input)."""
+    w1, w2 = torch.empty(RES_WIDTH, RES_WIDTH), torch.empty(RES_WIDTH, RES_WIDTH)
+    with fixed_seed(seed):
+        h = torch.randn(256, RES_WIDTH).double()  # in float64, as in deep_forward
+        mean_squares = [mean_square(h)]
+        for _ in range(blocks):
+            nn.init.kaiming_normal_(w1, nonlinearity="relu")  # a ReLU follows the first layer
+            nn.init.kaiming_normal_(w2, nonlinearity="linear")  # nothing follows the last one ...
+            w2 *= last_gain  # ... whose weights are scaled by last_gain
+            x = F.layer_norm(h, (RES_WIDTH,)) if norm == "pre" else h  # pre-norm: the branch sees h normalized
+            h = h + F.linear(torch.relu(F.linear(x, w1.double())), w2.double())  # the residual connection
+            if norm == "post":
+                h = F.layer_norm(h, (RES_WIDTH,))  # post-norm: normalize after the addition
+            mean_squares.append(mean_square(h))
+    return mean_squares
+
+
+residual_variants = {  # name: (last_gain, norm)
+    "residual": (1.0, None),
+    "last layer / sqrt(20)": (1 / math.sqrt(DEPTH), None),
+    "last layer zero": (0.0, None),
+    "pre-norm": (1.0, "pre"),
+    "pre-norm, / sqrt(20)": (1 / math.sqrt(DEPTH), "pre"),
+    "post-norm": (1.0, "post"),
+}
+residual_mean_squares = {}
+print("mean square of the residual stream")
+print(f"{'':22}" + "".join(f"{f'block {i}':>10}" for i in shown_layers))
+for name, (last_gain, norm) in residual_variants.items():
+    mean_squares = residual_mean_squares[name] = residual_forward(last_gain, norm)
+    print(f"{name:22}" + "".join(f"{mean_squares[i]:>10.3g}" for i in shown_layers))
+# --8<-- [end:residual-depth]
+
+# --8<-- [start:batchnorm-scale]
+with fixed_seed(2):
+    linear_bn = nn.Sequential(nn.Linear(32, 32, bias=False), nn.BatchNorm1d(32))  # in training mode
+    x_bn = torch.randn(64, 32)
+
+
+def output_and_weight_grad(scale):
+    """Scale the weights of the Linear layer, run one batch and a backward pass, restore the weights."""
+    weight = linear_bn[0].weight
+    with torch.no_grad():
+        weight *= scale
+    output = linear_bn(x_bn)
+    weight.grad = None
+    output.pow(3).mean().backward()  # any loss
+    with torch.no_grad():
+        weight /= scale
+    return output.detach(), weight.grad.norm().item()
+
+
+reference, reference_grad = output_and_weight_grad(1.0)
+for scale in (0.5, 10.0):
+    output, grad_norm = output_and_weight_grad(scale)
+    print(f"weights x {scale:4}: same output {torch.allclose(output, reference, atol=1e-3)}, "
+          f"weight gradient x {grad_norm / reference_grad:.2f}")
+# --8<-- [end:batchnorm-scale]
+
+# --8<-- [start:zero-init-residual]
+class BasicBlock(nn.Module):  # the block of torchvision's ResNet-18, without downsampling
+    def __init__(self, channels):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def branch(self, X):
+        return self.bn2(self.conv2(F.relu(self.bn1(self.conv1(X)))))
+
+    def forward(self, X):
+        return F.relu(X + self.branch(X))
+
+
+def zero_init_residual(model):  # what torchvision's ResNet does with zero_init_residual=True
+    for module in model.modules():
+        if isinstance(module, BasicBlock):
+            nn.init.zeros_(module.bn2.weight)  # the branch's last BatchNorm: its output starts at 0
+
+
+with fixed_seed(3):
+    resnet_default = nn.Sequential(*(BasicBlock(8) for _ in range(DEPTH)))
+    resnet_zero = nn.Sequential(*(BasicBlock(8) for _ in range(DEPTH)))
+    x_image = torch.relu(torch.randn(4, 8, 8, 8))  # non-negative, like the output of a ReLU
+zero_init_residual(resnet_zero)
+out_default, out_zero = resnet_default(x_image), resnet_zero(x_image)
+print(f"mean square: input {mean_square(x_image):.3g}, after {DEPTH} blocks {mean_square(out_default):.3g}, "
+      f"with zero_init_residual {mean_square(out_zero):.3g}")
+print("zero_init_residual: the blocks are the identity:", torch.equal(out_zero, x_image))
+out_zero.pow(2).mean().backward()  # any loss
+print("first step, gradient:", {name: bool(p.grad.any()) for name, p in resnet_zero[0].named_parameters()})
+
+
+def branch_after_one_step(zeroed):
+    """Zero one parameter of a new block, take one SGD step; return the mean square of the branch."""
+    with fixed_seed(6):
+        block = BasicBlock(8)
+    nn.init.zeros_(block.get_parameter(zeroed))
+    optimizer = torch.optim.SGD(block.parameters(), lr=0.01)
+    block(x_image).pow(2).mean().backward()
+    optimizer.step()
+    with torch.no_grad():
+        return mean_square(block.branch(x_image))
+
+
+print(f"mean square of the branch after one step: zero bn2.weight {branch_after_one_step('bn2.weight'):.1g}, "
+      f"zero conv2.weight {branch_after_one_step('conv2.weight'):.2f}")
+# --8<-- [end:zero-init-residual]
+
+# --8<-- [start:blanket-init]
+class Block(nn.Module):  # a pre-norm transformer block, as in GPT-2
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(d_model)
+        self.attn = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
+        self.ln_2 = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
+
+    def forward(self, X):
+        h = self.ln_1(X)
+        X = X + self.attn(h, h, h, need_weights=False)[0]  # attn.out_proj writes into the residual stream
+        return X + self.mlp(self.ln_2(X))  # and so does mlp[2]
+
+
+class TinyGPT(nn.Module):
+    def __init__(self, vocab_size=100, d_model=64, n_heads=4, n_layers=12, pad_id=0):
+        super().__init__()
+        self.n_layers = n_layers
+        self.embed = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
+        self.blocks = nn.Sequential(*(Block(d_model, n_heads) for _ in range(n_layers)))
+        self.ln_f = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, vocab_size, bias=False)
+
+    def forward(self, tokens):
+        return self.head(self.ln_f(self.blocks(self.embed(tokens))))
+
+
+def special_cases(model):
+    """Do the values that PyTorch's layers chose on purpose survive?"""
+    attentions = [m for m in model.modules() if isinstance(m, nn.MultiheadAttention)]
+    norms = [m for m in model.modules() if isinstance(m, nn.LayerNorm)]
+    return {
+        "padding row 0": not model.embed.weight[model.embed.padding_idx].any().item(),
+        "attention biases 0": not any(a.in_proj_bias.any() or a.out_proj.bias.any() for a in attentions),
+        "LayerNorm weights 1": all(bool((n.weight == 1).all()) for n in norms),
+    }
+
+
+def normal_everything(model):
+    for param in model.parameters():  # every parameter, whatever it is for
+        nn.init.normal_(param, std=0.02)
+
+
+def xavier_matrices(model):  # the loop of nn.Transformer._reset_parameters
+    for param in model.parameters():
+        if param.dim() > 1:  # skips biases and LayerNorm, not the embedding
+            nn.init.xavier_uniform_(param)
+
+
+print(f"{'init':18} special cases kept")
+for name, init in [("defaults", None), ("normal_everything", normal_everything), ("xavier_matrices", xavier_matrices)]:
+    with fixed_seed(4):
+        model = TinyGPT()
+        if init is not None:
+            init(model)
+    print(f"{name:18} {special_cases(model)}")
+# --8<-- [end:blanket-init]
+
+# --8<-- [start:gpt2-init]
+def init_gpt2_style(module, std=0.02):
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, std=std)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.normal_(module.weight, std=std)
+        if module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()  # the padding row back to 0
+    elif isinstance(module, nn.MultiheadAttention):
+        nn.init.normal_(module.in_proj_weight, std=std)  # a parameter of the attention itself, not an nn.Linear
+    # LayerNorm's weight 1 and bias 0 and the attention's zero in_proj_bias: left as they are
+
+
+def is_residual_projection(name):  # the layers whose output is added to the residual stream
+    return name.endswith(("attn.out_proj.weight", "mlp.2.weight"))
+
+
+with fixed_seed(4):
+    gpt = TinyGPT()
+    gpt.apply(init_gpt2_style)
+    residual_std = 0.02 / math.sqrt(2 * gpt.n_layers)  # two additions per block: attention and MLP
+    for name, param in gpt.named_parameters():  # after apply, which would overwrite it
+        if is_residual_projection(name):
+            nn.init.normal_(param, std=residual_std)
+print(special_cases(gpt))
+weight_groups = {
+    "residual projections": is_residual_projection,
+    "in_proj_weight": lambda name: name.endswith("in_proj_weight"),
+    "other Linear weights": lambda name: name.endswith(("mlp.0.weight", "head.weight")),
+}
+for group, member in weight_groups.items():
+    values = torch.cat([p.detach().flatten() for name, p in gpt.named_parameters() if member(name)])
+    print(f"{group:21} std {values.std().item():.4f}")
+print(f"0.02 / sqrt(2 * {gpt.n_layers}) = {residual_std:.4f}")
+# --8<-- [end:gpt2-init]
+
 # --8<-- [start:output-layer-gain]
 hidden = torch.relu(torch.randn(10_000, 256) * math.sqrt(2))  # like activations after a Kaiming layer and its ReLU
 print(f"mean square of the hidden activations: {mean_square(hidden):.4f}")
@@ -538,3 +760,27 @@ print("other seed, other model:", not torch.equal(first[0].weight, other[0].weig
 print("global stream untouched:", torch.equal(torch.get_rng_state(), global_state))
 print(f"max |w| {max(m.weight.abs().max().item() for m in first if isinstance(m, nn.Linear)):.4f} <= 0.04")
 # --8<-- [end:exercise-meta-generator]
+
+# --8<-- [start:exercise-audit-init-task]
+def init_linear_and_embedding(module):  # the init function of many GPT-style models
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        nn.init.normal_(module.weight, std=0.02)
+# --8<-- [end:exercise-audit-init-task]
+
+# --8<-- [start:exercise-audit-init]
+with fixed_seed(5):
+    audited = TinyGPT()
+    before = {name: param.detach().clone() for name, param in audited.named_parameters()}
+    audited.apply(init_linear_and_embedding)
+unchanged = [name for name, param in audited.named_parameters() if torch.equal(param, before[name])]
+print("unchanged in block 0:", [name for name in unchanged if name.startswith("blocks.0.")])
+print("unchanged elsewhere:", [name for name in unchanged if not name.startswith("blocks.")])
+in_proj = audited.blocks[0].attn.in_proj_weight
+print(f"in_proj_weight {tuple(in_proj.shape)}: std {in_proj.std().item():.4f}, "
+      f"Xavier's sqrt(2 / (64 + 192)) = {math.sqrt(2 / (64 + 192)):.4f}")
+print(special_cases(audited))
+# --8<-- [end:exercise-audit-init]

@@ -650,6 +650,301 @@ def test_fork_rng_restores_the_global_state_and_seeds_inside():
     assert "generator" not in inspect.signature(nn.Linear.reset_parameters).parameters
 
 
+# Depth in residual networks and transformers
+
+def _branch(h, gain=1.0, width=64):
+    w1 = nn.init.kaiming_normal_(torch.empty(width, width, dtype=torch.float64), nonlinearity="relu")
+    w2 = nn.init.kaiming_normal_(torch.empty(width, width, dtype=torch.float64), nonlinearity="linear") * gain
+    return torch.relu(h @ w1.T) @ w2.T
+
+
+def test_fixed_seed_repeats_its_draws_and_leaves_the_global_stream():
+    state = torch.get_rng_state()
+    with ns["fixed_seed"](7):
+        first = torch.randn(5)
+    with ns["fixed_seed"](7):
+        second = torch.randn(5)
+    assert torch.equal(first, second) and torch.equal(torch.get_rng_state(), state)
+    assert ns["residual_forward"](1.0) == ns["residual_mean_squares"]["residual"]  # the same on every run
+
+
+def test_a_kaiming_branch_keeps_the_mean_square_of_its_input_and_is_uncorrelated_with_it():
+    torch.manual_seed(0)
+    h = torch.randn(4000, 64, dtype=torch.float64) * 3
+    ratios, correlations = [], []
+    for _ in range(20):
+        b = _branch(h)
+        ratios.append(b.pow(2).mean().item() / h.pow(2).mean().item())
+        correlations.append((h * b).mean().item() / h.pow(2).mean().item())
+    assert sum(ratios) / 20 == pytest.approx(1, abs=0.1)
+    assert abs(sum(correlations) / 20) < 0.05
+
+
+def test_residual_blocks_double_the_mean_square_at_every_block():
+    ms = ns["residual_mean_squares"]["residual"]
+    assert len(ms) == 21 and ms[0] == pytest.approx(1, abs=0.02)
+    assert (ms[20] / ms[0]) ** (1 / 20) == pytest.approx(2, rel=0.03)
+    assert 0.5e6 < ms[20] < 2e6 and round(2**20, -6) == 1e6  # the page: 2^20 ~ 1e6, 1.1e6 here
+    assert round(ms[20], -5) == 1.1e6
+
+
+def test_scaling_the_last_layer_by_one_over_sqrt_n_bounds_the_growth_whatever_the_depth():
+    forward = ns["residual_forward"]
+    for blocks in (20, 80):
+        runs = [forward(1 / math.sqrt(blocks), blocks=blocks, seed=seed) for seed in range(6)]
+        growth = sum(ms[-1] / ms[0] for ms in runs) / len(runs)
+        assert growth == pytest.approx((1 + 1 / blocks) ** blocks, rel=0.1)  # in expectation
+    assert round((1 + 1 / 20) ** 20, 2) == 2.65 and all((1 + 1 / n) ** n < math.e for n in (20, 80, 10_000))
+    assert round(ns["residual_mean_squares"]["last layer / sqrt(20)"][20], 2) == 2.84  # one draw: above 2.65
+
+
+def test_a_zero_last_layer_makes_every_block_the_identity_and_still_learns():
+    ms = ns["residual_mean_squares"]["last layer zero"]
+    assert all(m == ms[0] for m in ms)
+    torch.manual_seed(0)
+    first, last = nn.Linear(64, 64), nn.Linear(64, 64)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    h = torch.randn(32, 64)
+    out = h + last(torch.relu(first(h)))
+    assert torch.equal(out, h)
+    out.pow(3).mean().backward()
+    assert last.weight.grad.abs().sum() > 0 and first.weight.grad.abs().sum() == 0  # the zero layer learns first
+
+
+def test_pre_norm_grows_linearly_and_its_scaled_version_ends_near_2():
+    ms = ns["residual_mean_squares"]["pre-norm"]
+    for blocks in (5, 10, 20):
+        assert ms[blocks] == pytest.approx(ms[0] + blocks, rel=0.15)
+    assert round(ms[20], 1) == 20.4
+    scaled = ns["residual_mean_squares"]["pre-norm, / sqrt(20)"]
+    assert scaled[20] == pytest.approx(2, rel=0.1) and round(scaled[20], 1) == 2.1
+    deeper = ns["residual_forward"](1 / math.sqrt(80), "pre", blocks=80)
+    assert deeper[-1] == pytest.approx(2, rel=0.1)  # however many blocks
+
+
+def test_layer_norm_output_has_mean_square_1_whatever_the_scale_of_its_input():
+    h = torch.randn(256, 64, dtype=torch.float64)
+    for scale in (0.1, 1.0, 1000.0):  # the stream of the table only grows: far above LayerNorm's eps
+        normalized = torch.nn.functional.layer_norm(scale * h, (64,))
+        assert normalized.pow(2).mean().item() == pytest.approx(1, abs=2e-3)
+
+
+def test_post_norm_brings_the_mean_square_back_to_1_at_every_block():
+    ms = ns["residual_mean_squares"]["post-norm"]
+    assert all(m == pytest.approx(1, abs=1e-3) for m in ms[1:])
+
+
+def test_the_layers_of_the_residual_experiment_are_as_described():
+    assert ns["RES_WIDTH"] == 64 and ns["DEPTH"] == 20
+    assert ns["residual_variants"]["last layer / sqrt(20)"] == (1 / math.sqrt(20), None)
+
+
+def test_pytorchs_transformer_layers_are_post_norm_by_default():
+    for cls in (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer):
+        assert inspect.signature(cls).parameters["norm_first"].default is False
+
+
+# Normalization layers
+
+@pytest.fixture
+def linear_bn_weight_kept():
+    """The tests below scale the snippet's weights; put them back exactly afterwards."""
+    weight = ns["linear_bn"][0].weight
+    kept = weight.detach().clone()
+    yield
+    with torch.no_grad():
+        weight.copy_(kept)
+
+
+@pytest.mark.usefixtures("linear_bn_weight_kept")
+def test_batchnorm_in_training_mode_divides_out_the_scale_of_the_weights_before_it():
+    output_and_weight_grad, reference = ns["output_and_weight_grad"], ns["reference"]
+    for scale in (0.5, 10.0, 1000.0):
+        assert torch.allclose(output_and_weight_grad(scale)[0], reference, atol=1e-3)
+    assert ns["linear_bn"].training
+
+
+@pytest.mark.usefixtures("linear_bn_weight_kept")
+def test_near_batchnorms_eps_the_scale_shows_again():
+    assert ns["linear_bn"][1].eps == 1e-5
+    assert not torch.allclose(ns["output_and_weight_grad"](0.003)[0], ns["reference"], atol=1e-3)
+
+
+def test_in_evaluation_mode_batchnorm_uses_its_running_statistics_and_keeps_the_scale():
+    torch.manual_seed(0)
+    block = nn.Sequential(nn.Linear(32, 32, bias=False), nn.BatchNorm1d(32)).eval()
+    x = torch.randn(64, 32)
+    reference = block(x)
+    with torch.no_grad():
+        block[0].weight *= 10
+    assert not torch.allclose(block(x), reference, atol=1e-3)
+
+
+@pytest.mark.usefixtures("linear_bn_weight_kept")
+def test_the_gradient_of_a_weight_before_batchnorm_is_divided_by_its_scale():
+    reference_grad = ns["reference_grad"]
+    for scale in (0.5, 10.0):
+        grad = ns["output_and_weight_grad"](scale)[1]
+        assert grad / reference_grad == pytest.approx(1 / scale, rel=1e-3)
+    # relative to its size, a weight 10 times larger moves 100 times less for the same learning rate
+    weight = ns["linear_bn"][0].weight.detach()
+    relative = [(ns["output_and_weight_grad"](s)[1] / (s * weight.norm())).item() for s in (1.0, 10.0)]
+    assert relative[0] / relative[1] == pytest.approx(100, rel=1e-3)
+
+
+# Zero-initialized residual branches
+
+def test_zero_init_residual_zeroes_the_last_batchnorm_weight_of_every_block():
+    for block in ns["resnet_zero"]:
+        assert not block.bn2.weight.any() and bool((block.bn1.weight == 1).all())
+    for block in ns["resnet_default"]:
+        assert bool((block.bn2.weight == 1).all())
+
+
+def test_zero_init_residual_blocks_are_the_identity_on_non_negative_inputs_only():
+    x = ns["x_image"]
+    assert x.min() >= 0 and torch.equal(ns["out_zero"], x)
+    signed = torch.randn(2, 8, 8, 8)
+    assert torch.equal(ns["resnet_zero"](signed), torch.relu(signed))  # relu(x + 0): x only where x >= 0
+
+
+def test_a_batchnorm_output_has_mean_square_1_and_the_default_stream_grows_almost_linearly():
+    bn = nn.BatchNorm2d(8)
+    out = bn(torch.randn(4, 8, 8, 8) * 5 + 2)
+    assert out.pow(2).mean().item() == pytest.approx(1, abs=1e-3)
+    start, end = ns["mean_square"](ns["x_image"]), ns["mean_square"](ns["out_default"])
+    assert 0.7 < (end - start) / 20 < 1.0  # almost 1 per block
+    assert round(start, 3) == 0.514 and round(end, 1) == 18.2
+
+
+def test_at_the_first_step_only_the_last_batchnorm_learns_then_the_whole_branch():
+    torch.manual_seed(0)
+    blocks = nn.Sequential(*(ns["BasicBlock"](8) for _ in range(3)))
+    ns["zero_init_residual"](blocks)
+    x = torch.relu(torch.randn(4, 8, 8, 8))
+    optimizer = torch.optim.SGD(blocks.parameters(), lr=0.1)
+    blocks(x).pow(2).mean().backward()
+    got = {name for name, p in blocks[0].named_parameters() if p.grad.any()}
+    assert got == {"bn2.weight", "bn2.bias"}
+    assert got == {name for name, p in ns["resnet_zero"][0].named_parameters() if p.grad.any()}  # as printed
+    optimizer.step()
+    optimizer.zero_grad()
+    blocks(x).pow(2).mean().backward()
+    assert all(p.grad.any() for p in blocks[0].parameters())
+
+
+def test_a_zero_convolution_before_a_batchnorm_is_back_at_full_size_after_one_step():
+    after = {zeroed: ns["branch_after_one_step"](zeroed) for zeroed in ("bn2.weight", "conv2.weight")}
+    assert after["conv2.weight"] == pytest.approx(1, abs=0.01)
+    assert after["bn2.weight"] < 1e-4
+    with ns["fixed_seed"](6):
+        block = ns["BasicBlock"](8)
+    nn.init.zeros_(block.conv2.weight)
+    assert not block.branch(ns["x_image"]).any()  # it starts at zero too: the BatchNorm returns its bias, 0
+
+
+# What a blanket initializer overwrites
+
+ALL_KEPT = {"padding row 0": True, "attention biases 0": True, "LayerNorm weights 1": True}
+
+
+def test_layers_choose_these_values_on_purpose():
+    with ns["fixed_seed"](0):
+        model = ns["TinyGPT"]()
+    assert ns["special_cases"](model) == ALL_KEPT
+    attention = nn.MultiheadAttention(8, 2)
+    assert not attention.in_proj_bias.any() and not attention.out_proj.bias.any()
+
+
+def test_special_cases_can_fail():
+    with ns["fixed_seed"](0):
+        model = ns["TinyGPT"]()
+    with torch.no_grad():
+        model.blocks[3].ln_2.weight[5] = 0.5
+    assert ns["special_cases"](model)["LayerNorm weights 1"] is False
+
+
+def test_normal_on_every_parameter_breaks_all_three_and_shrinks_layernorm():
+    with ns["fixed_seed"](0):
+        model = ns["TinyGPT"]()
+        ns["normal_everything"](model)
+    assert not any(ns["special_cases"](model).values())
+    ln = model.blocks[0].ln_1
+    assert ln.weight.abs().mean().item() == pytest.approx(0.02 * math.sqrt(2 / math.pi), rel=0.3)
+    assert (ln.weight < 0).any()  # random signs
+
+
+def test_the_dim_gt_1_loop_is_nn_transformers_own_and_spares_only_1d_parameters():
+    source = inspect.getsource(nn.Transformer._reset_parameters)
+    assert "p.dim() > 1" in source and "xavier_uniform_(p)" in source
+    transformer = nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, batch_first=True)
+    assert not any(isinstance(m, nn.Embedding) for m in transformer.modules())
+    with ns["fixed_seed"](0):
+        model = ns["TinyGPT"]()
+        ns["xavier_matrices"](model)
+    cases = ns["special_cases"](model)
+    assert cases == {"padding row 0": False, "attention biases 0": True, "LayerNorm weights 1": True}
+    assert all(p.dim() == 1 for name, p in model.named_parameters() if "bias" in name or ".ln_" in name)
+
+
+# Initializing a transformer like GPT-2
+
+def test_gpt2_style_init_keeps_the_special_cases_and_scales_the_residual_projections():
+    gpt = ns["gpt"]
+    assert ns["special_cases"](gpt) == ALL_KEPT
+    names = [name for name, _ in gpt.named_parameters() if ns["is_residual_projection"](name)]
+    assert len(names) == 2 * gpt.n_layers == 24
+    residual = torch.cat([p.detach().flatten() for n, p in gpt.named_parameters() if ns["is_residual_projection"](n)])
+    assert residual.std().item() == pytest.approx(0.02 / math.sqrt(24), rel=0.02)
+    assert round(0.02 / math.sqrt(24), 4) == 0.0041
+    for name, param in gpt.named_parameters():
+        if param.dim() == 2 and not ns["is_residual_projection"](name):
+            std = param[1:].std() if name == "embed.weight" else param.std()
+            assert std.item() == pytest.approx(0.02, rel=0.1), name
+
+
+def test_the_residual_projections_are_exactly_the_layers_that_write_into_the_stream():
+    """Zero them (and their biases) and every block is the identity."""
+    with ns["fixed_seed"](0):
+        gpt = ns["TinyGPT"](n_layers=2)
+        x = torch.randn(2, 5, 64)
+    with torch.no_grad():
+        for name, param in gpt.named_parameters():
+            if ns["is_residual_projection"](name) or name.endswith(("attn.out_proj.bias", "mlp.2.bias")):
+                param.zero_()
+    assert torch.equal(gpt.blocks(x), x)
+    assert gpt(torch.tensor([[3, 1, 0]])).shape == (1, 3, 100)
+
+
+def test_multihead_attention_keeps_its_input_projections_in_a_parameter_of_its_own():
+    attention = nn.MultiheadAttention(64, 4, batch_first=True)
+    assert [name for name, m in attention.named_modules() if isinstance(m, nn.Linear)] == ["out_proj"]
+    assert attention.in_proj_weight.shape == (192, 64)
+    assert "in_proj_weight" in dict(attention.named_parameters(recurse=False))
+    separate = nn.MultiheadAttention(64, 4, kdim=32, vdim=16)  # other key and value sizes: three parameters
+    assert separate.in_proj_weight is None
+    assert {"q_proj_weight", "k_proj_weight", "v_proj_weight"} <= set(dict(separate.named_parameters()))
+
+
+def test_the_scaled_init_must_come_after_apply():
+    with ns["fixed_seed"](0):
+        gpt = ns["TinyGPT"]()
+        for name, param in gpt.named_parameters():  # in the wrong order: first the scaled init ...
+            if ns["is_residual_projection"](name):
+                nn.init.normal_(param, std=ns["residual_std"])
+        gpt.apply(ns["init_gpt2_style"])  # ... then apply
+    assert gpt.blocks[0].mlp[2].weight.std().item() == pytest.approx(0.02, rel=0.05)
+
+
+def test_an_embeddings_own_reset_parameters_zeroes_its_padding_row_again():
+    embedding = nn.Embedding(10, 4, padding_idx=3)
+    nn.init.normal_(embedding.weight)
+    assert embedding.weight[3].any()
+    embedding.reset_parameters()
+    assert not embedding.weight[3].any()
+
+
 # Putting it together
 
 def test_output_layer_std_is_sqrt_fan_in_times_weight_variance():
@@ -908,6 +1203,39 @@ def test_a_fresh_generator_per_layer_gives_same_shape_layers_the_same_weights():
     for layer in (a, b):
         nn.init.trunc_normal_(layer.weight, std=0.02, a=-0.04, b=0.04, generator=shared)
     assert not torch.equal(a.weight, b.weight)
+
+def test_exercise_audit_init_finds_in_proj_weight_and_the_padding_row():
+    unchanged = ns["unchanged"]
+    block0 = [name for name in unchanged if name.startswith("blocks.0.")]
+    assert block0 == ["blocks.0.ln_1.weight", "blocks.0.ln_1.bias", "blocks.0.attn.in_proj_weight",
+                      "blocks.0.attn.in_proj_bias", "blocks.0.attn.out_proj.bias", "blocks.0.ln_2.weight",
+                      "blocks.0.ln_2.bias"]
+    assert [name for name in unchanged if not name.startswith("blocks.")] == ["ln_f.weight", "ln_f.bias"]
+    for i in range(12):  # every block alike
+        assert sorted(n.split(".", 2)[2] for n in unchanged if n.startswith(f"blocks.{i}.")) == sorted(
+            n.split(".", 2)[2] for n in block0)
+    std = ns["audited"].blocks[0].attn.in_proj_weight.std().item()
+    assert std == pytest.approx(math.sqrt(2 / (64 + 192)), rel=0.02) and std > 4 * 0.02
+    assert ns["special_cases"](ns["audited"])["padding row 0"] is False
+
+
+def test_exercise_audit_init_out_proj_bias_was_written_with_the_zeros_it_held():
+    with ns["fixed_seed"](0):
+        model = ns["TinyGPT"](n_layers=1)
+    calls = []
+    original = nn.init.zeros_
+
+    def spy(tensor):
+        calls.append(tensor)
+        return original(tensor)
+
+    nn.init.zeros_ = spy
+    try:
+        model.apply(ns["init_linear_and_embedding"])
+    finally:
+        nn.init.zeros_ = original
+    assert any(t is model.blocks[0].attn.out_proj.bias for t in calls)
+    assert not any(t is model.blocks[0].attn.in_proj_bias for t in calls)
 
 
 # Review fixes: zero weights, the padding row, the (out, in) layout, the caller's settings, reset order
