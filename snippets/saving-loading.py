@@ -2,6 +2,7 @@
 # Every section below is shown on docs/en/saving-loading.md and docs/zh/saving-loading.md, in this order.
 
 # --8<-- [start:setup]
+import contextlib
 import copy
 import io
 import json
@@ -494,7 +495,8 @@ class Gate(nn.Module):
 
 gate_input = torch.ones(3, 4)
 try:
-    torch.export.export(Gate(), (gate_input,))
+    with contextlib.redirect_stderr(io.StringIO()):  # export prints the graph it had so far to stderr
+        torch.export.export(Gate(), (gate_input,))
 except RuntimeError as error:
     print(f"{type(error).__name__}: {str(error).split(' (')[0]}")
 # --8<-- [end:export-data-dependent]
