@@ -9,12 +9,15 @@ import inspect
 import multiprocessing
 import os
 import pickle
+import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -746,28 +749,39 @@ def test_set_float32_matmul_precision_sets_the_new_settings_too(default_precisio
     assert lines[1] == "after 'high': tf32 | after 'highest': ieee"
 
 
-def test_none_takes_the_level_above_and_cudnn_fp32_precision_is_all_of_cuda(default_precision):
-    b = default_precision
-    b.cudnn.fp32_precision = "ieee"
-    assert b.cuda.matmul.fp32_precision == b.cudnn.conv.fp32_precision == b.cudnn.rnn.fp32_precision == "ieee"
-    assert b.mkldnn.matmul.fp32_precision == "none"  # the CPU's branch is not below it
-    b.cudnn.fp32_precision = "none"
-    b.fp32_precision = "tf32"  # the top: the CPU's oneDNN too
-    assert b.cuda.matmul.fp32_precision == b.mkldnn.matmul.fp32_precision == "tf32"
+def in_a_new_python(code: str) -> None:
+    """Run assertions on the precision settings in a Python of their own: whether a setting has a
+    value of its own is state of the process, which another test (any set_float32_matmul_precision)
+    may have changed and no test can reset."""
+    child = subprocess.run([sys.executable, "-c", "import torch\nb = torch.backends\n" + textwrap.dedent(code)],
+                           capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr
 
 
-def test_a_setting_with_a_value_of_its_own_keeps_it_and_cudnns_default_gives_way(default_precision):
-    b = default_precision
-    b.fp32_precision = "ieee"
-    assert b.cudnn.conv.fp32_precision == b.cudnn.rnn.fp32_precision == "ieee"  # the "tf32" default gave way
-    b.cuda.matmul.fp32_precision = "tf32"
-    b.mkldnn.conv.fp32_precision = "bf16"
-    b.fp32_precision = "none"
-    b.cudnn.fp32_precision = "ieee"
-    assert b.cuda.matmul.fp32_precision == "tf32" and b.mkldnn.conv.fp32_precision == "bf16"  # set: kept
-    assert b.cudnn.conv.fp32_precision == "ieee"
-    b.cudnn.fp32_precision = "none"
-    assert b.cudnn.conv.fp32_precision == "tf32"  # the default again
+def test_none_takes_the_level_above_and_cudnn_fp32_precision_is_all_of_cuda():
+    in_a_new_python("""
+        b.cudnn.fp32_precision = "ieee"
+        assert b.cuda.matmul.fp32_precision == b.cudnn.conv.fp32_precision == b.cudnn.rnn.fp32_precision == "ieee"
+        assert b.mkldnn.matmul.fp32_precision == "none"  # the CPU's branch is not below it
+        b.cudnn.fp32_precision = "none"
+        b.fp32_precision = "tf32"  # the top: the CPU's oneDNN too
+        assert b.cuda.matmul.fp32_precision == b.mkldnn.matmul.fp32_precision == "tf32"
+    """)
+
+
+def test_a_setting_with_a_value_of_its_own_keeps_it_and_cudnns_default_gives_way():
+    in_a_new_python("""
+        b.fp32_precision = "ieee"
+        assert b.cudnn.conv.fp32_precision == b.cudnn.rnn.fp32_precision == "ieee"  # the "tf32" default gave way
+        b.cuda.matmul.fp32_precision = "tf32"
+        b.mkldnn.conv.fp32_precision = "bf16"
+        b.fp32_precision = "none"
+        b.cudnn.fp32_precision = "ieee"
+        assert b.cuda.matmul.fp32_precision == "tf32" and b.mkldnn.conv.fp32_precision == "bf16"  # set: kept
+        assert b.cudnn.conv.fp32_precision == "ieee"
+        b.cudnn.fp32_precision = "none"
+        assert b.cudnn.conv.fp32_precision == "tf32"  # the default again
+    """)
     assert outputs["exercise-precision-tree"].splitlines() == [
         "top 'ieee':         {'cuda.matmul': 'ieee', 'cudnn.conv': 'ieee', 'mkldnn.matmul': 'ieee'}",
         "cuda.matmul 'tf32': {'cuda.matmul': 'tf32', 'cudnn.conv': 'ieee', 'mkldnn.matmul': 'ieee'}",
@@ -1036,3 +1050,29 @@ def test_a_meta_tensor_mixes_with_a_0_dim_cpu_tensor_but_not_with_a_cpu_vector()
     assert (torch.ones(3, device="meta") + torch.tensor(2.0)).device.type == "meta"
     with pytest.raises(RuntimeError):
         torch.ones(3, device="meta") + torch.ones(3)
+
+
+def test_only_use_deterministic_algorithms_also_sets_the_compilers_deterministic_mode():
+    assert "inductor" in inspect.getsource(torch.use_deterministic_algorithms)
+    assert "inductor" not in inspect.getsource(torch.set_deterministic_debug_mode)  # the eager switch only
+
+
+def test_put_without_accumulate_is_refused_in_deterministic_mode_even_without_repeated_indices():
+    target, index = torch.zeros(4), torch.tensor([0, 1])  # no index repeats
+    torch.set_deterministic_debug_mode("error")
+    try:
+        with pytest.raises(RuntimeError, match="put_"):
+            target.put_(index, torch.ones(2))
+        target.put_(index, torch.ones(2), accumulate=True)  # allowed
+    finally:
+        torch.set_deterministic_debug_mode("default")
+
+
+def test_the_old_allocator_variable_is_read_first_and_without_a_deprecation_warning():
+    root = Path(torch.__file__).parent
+    header = (root / "include" / "c10" / "cuda" / "CUDAAllocatorConfig.h").read_text(encoding="utf-8")
+    reading = header[header.index("static CUDAAllocatorConfig& instance()"):]
+    assert reading.index('get_env("PYTORCH_CUDA_ALLOC_CONF")') < reading.index('get_env("PYTORCH_ALLOC_CONF")')
+    assert 'if (!env.has_value()) {\n        env = c10::utils::get_env("PYTORCH_ALLOC_CONF")' in reading  # a fallback
+    library = next((root / "lib").glob("libc10.so*")).read_bytes()
+    assert b"PYTORCH_CUDA_ALLOC_CONF" in library and not re.search(rb"ALLOC_CONF[^\0]{0,100}deprecated", library)
