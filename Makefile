@@ -41,11 +41,12 @@ test: install browser-deps
 	@$(PY) -m tools.results python
 	$(PY) -m pytest
 
-# The writer's loop, in seconds: snippets and their outputs, page rules, includes, the two
+# The writer's loop, in seconds: snippets and their outputs (a snippet whose code did not change
+# since the last check is not run again: tools/snippets.printed), page rules, includes, the two
 # languages (pages, code, comments, terms), lint. No site build, no browser, no kernel, and not the
 # tests/test_facts_*.py that check the pages' claims against PyTorch: `make test` runs those.
 check: $(NEEDS_VENV)
-	$(PY) -m pytest tests --ignore-glob="tests/test_facts_*.py" -m "not site and not browser and not scratch and not kernel and not rounding" -q
+	REUSE_SNIPPET_RUNS=1 $(PY) -m pytest tests --ignore-glob="tests/test_facts_*.py" -m "not site and not browser and not scratch and not kernel and not rounding" -q
 
 # What tests/test_browser.py needs: Debian's chromium and a CJK font (installed where missing).
 browser-deps:

@@ -75,6 +75,18 @@ def test_make_outputs_names_the_section_that_failed_and_its_line(project_copy):
     assert "raised NameError: name 'nett' is not defined" in result.stderr.splitlines()[0]
 
 
+def test_make_check_runs_a_changed_snippet_again_and_reads_back_an_unchanged_one(project_copy, monkeypatch):
+    import tools.snippets
+
+    snippet = project_copy / "snippets" / "layers.py"
+    first = tools.snippets.printed(snippet, reuse=True)
+    monkeypatch.setattr(tools.snippets, "run_file", lambda path: pytest.fail("an unchanged snippet ran again"))
+    assert tools.snippets.printed(snippet, reuse=True) == first  # read back
+    monkeypatch.undo()
+    edit(snippet, "nn.Dropout(p=0.5)", "nn.Dropout(p=0.25)")
+    assert output_differences(snippet, reuse=True)[0].startswith("outputs/cpu/layers.txt:")  # ran, and differs
+
+
 def test_a_snippet_that_warns(project_copy):
     snippet = project_copy / "snippets" / "layers.py"
     edit(snippet, "print(net(X).shape)", "import warnings; warnings.warn('check this'); print(net(X).shape)")

@@ -289,13 +289,47 @@ def _rel(path: Path) -> str:
     return str(path)
 
 
-def output_differences(snippet: Path, device: str | None = None) -> list[str]:
-    """Run a snippet file and compare what it printed with the outputs stored for this device,
-    by the outputs rule (tools/compare.py): for each section beyond the rule, the lines that
-    break it (file:line [section]: why) and the diff of the stored and the printed text."""
+def printed(snippet: Path, reuse: bool = False) -> dict[str, str]:
+    """What each section of a snippet file prints. With `reuse` (make check, a writer's loop in
+    which most pages have not changed), a run that an earlier process made of the same code, with
+    the same tools, torch, Python, device and CPU, is read back from .cache/snippet-runs/
+    instead of made again; `make test` always runs every snippet."""
+    if not reuse:
+        return run_file(snippet)
+    import json
+
+    cached = snippet.parent.parent / ".cache" / "snippet-runs" / f"{_run_key(snippet)}.json"
+    if cached.exists():
+        return json.loads(cached.read_text(encoding="utf-8"))
+    outputs = run_file(snippet)  # a failure raises, and is not kept
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    temporary = cached.with_suffix(".tmp")
+    temporary.write_text(json.dumps(outputs, ensure_ascii=False), encoding="utf-8")
+    temporary.replace(cached)
+    return outputs
+
+
+def _run_key(snippet: Path) -> str:
+    """Everything what a snippet prints depends on: its code, how it is run, and the machine."""
+    import hashlib
+    import platform
+
+    import torch
+
+    machine = (torch.__version__, platform.python_version(), current_device(), torch.get_num_threads(),
+               torch.backends.cpu.get_cpu_capability())
+    digest = hashlib.sha256(snippet.read_bytes() + Path(__file__).read_bytes() + repr(machine).encode())
+    return digest.hexdigest()[:32]
+
+
+def output_differences(snippet: Path, device: str | None = None, reuse: bool = False) -> list[str]:
+    """Run a snippet file (or, with `reuse`, read back its last run: see printed()) and compare
+    what it printed with the outputs stored for this device, by the outputs rule
+    (tools/compare.py): for each section beyond the rule, the lines that break it
+    (file:line [section]: why) and the diff of the stored and the printed text."""
     from tools.compare import compare
 
-    new = {name: text for name, text in run_file(snippet).items() if text.strip()}
+    new = {name: text for name, text in printed(snippet, reuse).items() if text.strip()}
     stored_path = expected_output_file(snippet, device or current_device())
     old = stored_sections(stored_path)
     problems = []
