@@ -10,11 +10,16 @@ PORT ?= 8000
 PY ?= $(BIN)/python
 NEEDS_VENV := $(if $(filter $(BIN)/python,$(PY)),install)
 # Linux x86-64: torch's CPU build, from PyTorch's CPU index (PyPI's Linux wheel is the multi-GB
-# CUDA build), installed first and alone; where that index cannot be reached, pip still takes a
-# CPU wheel at hand (--find-links, its cache), and fails rather than download the CUDA build.
-CPU_TORCH := $(if $(filter Linux-x86_64,$(shell uname -s)-$(shell uname -m)),$(BIN)/python -m pip install \
-	--quiet --disable-pip-version-check --no-deps --retries 1 --index-url https://download.pytorch.org/whl/cpu \
-	"$$(grep -m1 '^torch==' requirements.txt)")
+# CUDA build), installed first and alone. Where that index cannot be reached, pip still installs a
+# CPU wheel that its configuration finds (find-links, a local index) and otherwise fails rather
+# than download the CUDA build. A GPU machine sets TORCH_INDEX= (gpu.yml): PyPI's CUDA build.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_PIN := $(shell grep -m1 '^torch==' requirements.txt)
+ifeq ($(TORCH_PIN),)
+$(error requirements.txt pins no torch release (a line torch==X.Y.Z))
+endif
+CPU_TORCH := $(if $(and $(TORCH_INDEX),$(filter Linux-x86_64,$(shell uname -s)-$(shell uname -m))),$(BIN)/python \
+	-m pip install --quiet --disable-pip-version-check --no-deps --retries 1 --index-url $(TORCH_INDEX) "$(TORCH_PIN)")
 
 .PHONY: install build serve test check outputs rounding comments bench gpu new-page translated clean
 
@@ -34,7 +39,7 @@ build: $(NEEDS_VENV)
 serve: $(NEEDS_VENV)
 	$(PY) -m tools.build --preview
 	@echo "serving http://127.0.0.1:$(PORT)/ (English) and http://127.0.0.1:$(PORT)/zh/ (中文); Ctrl-C stops"
-	@$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory site >/dev/null 2>&1
+	@$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory site >/dev/null  # its errors still show
 
 # Every test; the tests build the site once, into site/ (CI publishes that build).
 test: install browser-deps
@@ -73,7 +78,7 @@ comments: $(NEEDS_VENV)
 # code, and a record in build/gpu-results/ (cuda.json and the outputs that differ from the
 # CPU's) for a maintainer to review and commit as results/cuda.json and outputs/cuda/.
 gpu: $(NEEDS_VENV)
-	$(PY) -m tools.results record build/gpu-results --outputs build/gpu-results/outputs; recorded=$$?; \
+	$(PY) -m tools.results record build/gpu-results --outputs build/gpu-results/outputs --device cuda; recorded=$$?; \
 	$(PY) -m pytest tests/test_snippets.py tests/test_facts_*.py docs -p no:cacheprovider -q; \
 	tested=$$?; exit $$((recorded || tested))
 

@@ -373,7 +373,9 @@ batch = torch.randn(4, 5)
 for model in (net, reference):
     model(batch).pow(2).sum().backward()
 print(net(batch).grad_fn.name())
-print(torch.allclose(net(batch), reference(batch)), torch.allclose(net[0].weight.grad, reference[0].weight.grad))
+# atol=1e-6: the two backward formulas round differently, and a gradient near 0 may differ by more than 1e-8
+same_grad = torch.allclose(net[0].weight.grad, reference[0].weight.grad, atol=1e-6)
+print(torch.allclose(net(batch), reference(batch)), same_grad)
 # --8<-- [end:autograd-function]
 
 # --8<-- [start:gradcheck]

@@ -74,6 +74,8 @@ def test_what_the_rule_refuses(stored, printed, why):
     ("0.949", "0.948"), ("1.45e-32", "1.44e-32"), ("12.5%", "12.6%"), ("0.999", "1.000"),
     ("a\nb", "a  \nb\n\n"),  # trailing spaces and blank lines: a page does not show them
     ("layers.0.weight 0.5", "layers.0.weight 0.6"),
+    ("mean -0.0000", "mean 0.0000"), ("mean -0.0001", "mean 0.0000"),  # one unit across zero
+    ("tensor([ 9.9999,  1.0000])", "tensor([10.0000,  1.0000])"),  # torch pads the others to the new width
 ])
 def test_what_the_rule_accepts(stored, printed):
     assert compare(stored, printed).same

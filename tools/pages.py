@@ -430,7 +430,7 @@ def nav_problems(root: Path = ROOT) -> list[str]:
     return problems
 
 
-NAV_ENTRY = re.compile(r"^\s+-\s+[^:]+:\s*(?P<page>\S+\.md)\s*$")
+NAV_ENTRY = re.compile(r"^\s+-\s+.+?:\s*(?P<page>\S+\.md)\s*$")  # a title may hold a colon, or quotes
 
 
 def _nav(config: Path) -> list[tuple[int, str]]:

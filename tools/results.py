@@ -185,6 +185,7 @@ def main(argv: list[str]) -> int:
     recording = commands.add_parser("record", help="record a run in DIR/<device>.json")
     recording.add_argument("dir", nargs="?", type=Path, default=RECORDS)
     recording.add_argument("--outputs", type=Path, help="also write the run's outputs under this folder")
+    recording.add_argument("--device", help="fail unless the run is on this device (make gpu: cuda)")
     outputs = commands.add_parser("outputs", help="write outputs/<device>/<page>.txt from a run")
     outputs.add_argument("pages", nargs="*", help="page names (default: every page with a snippet file)")
     outputs.add_argument("--to", type=Path, default=ROOT / "outputs", help="instead of outputs/")
@@ -201,6 +202,12 @@ def main(argv: list[str]) -> int:
         return 0
     try:
         if arguments.command == "record":
+            if arguments.device and current_device() != arguments.device:
+                import torch
+
+                print(f"this run needs a {arguments.device} device, and torch {torch.__version__} finds none: "
+                      "nothing recorded (a CPU build of torch?)", file=sys.stderr)
+                return 1
             run = record()
             written = [write(run, arguments.dir)] + (write_outputs(run, arguments.outputs) if arguments.outputs else [])
             for path in written:

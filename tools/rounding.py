@@ -33,20 +33,21 @@ SEEDS = (1, 2)
 EXTRA = 3  # digits printed beyond the page's, to see how far a number moves
 LIMIT = Decimal("0.05")  # of a unit in the last printed digit: a real machine moves it further (below)
 SPEC = re.compile(r"(0?)(\d*)([,_]?)\.(\d+)([eEfFgG%])$")  # [0][width][grouping].precision type
-_aten = torch.ops.aten
-# Results that differ from machine to machine: sums in another order (reductions, matrix
-# products, normalizations) and functions that each CPU's vector code approximates its own way.
-# (+, -, *, / and sqrt are rounded correctly by IEEE 754: the same bits everywhere.)
-INEXACT = {
-    _aten.exp, _aten.exp2, _aten.expm1, _aten.log, _aten.log1p, _aten.log2, _aten.log10, _aten.tanh, _aten.sigmoid,
-    _aten.sin, _aten.cos, _aten.tan, _aten.atan, _aten.sinh, _aten.cosh, _aten.erf, _aten.erfc, _aten.erfinv,
-    _aten.pow, _aten.rsqrt, _aten.gelu, _aten.silu, _aten.softplus, _aten.elu, _aten.mish, _aten.logit,
-
-    _aten.mm, _aten.addmm, _aten.bmm, _aten.baddbmm, _aten.mv, _aten.addmv, _aten.dot, _aten.sum, _aten.mean,
-    _aten.var, _aten.std, _aten.var_mean, _aten.std_mean, _aten.norm, _aten.linalg_vector_norm, _aten._softmax,
-    _aten._log_softmax, _aten.logsumexp, _aten.convolution, _aten.cumsum, _aten.prod, _aten.native_layer_norm,
-    _aten.native_batch_norm, _aten._native_batch_norm_legit, _aten._native_batch_norm_legit_no_training,
-}
+# Results that differ from machine to machine, by op name (in-place forms too: `tanh_`): sums in
+# another order (reductions, matrix products, normalizations, losses, their backward passes,
+# the optimizers' fused updates) and functions that each CPU's vector code approximates its own
+# way. (+, -, *, / and sqrt are rounded correctly by IEEE 754: the same bits everywhere.)
+INEXACT = set("""
+    exp exp2 expm1 log log1p log2 log10 tanh sigmoid sin cos tan atan sinh cosh erf erfc erfinv pow rsqrt
+    gelu silu softplus elu mish logit tanh_backward sigmoid_backward gelu_backward silu_backward
+    mm addmm bmm baddbmm mv addmv dot linear sum mean var std var_mean std_mean norm linalg_vector_norm
+    _foreach_norm _softmax _log_softmax logsumexp _softmax_backward_data _log_softmax_backward_data
+    convolution convolution_backward cumsum prod native_layer_norm native_layer_norm_backward
+    native_batch_norm native_batch_norm_backward _native_batch_norm_legit _native_batch_norm_legit_no_training
+    _weight_norm_interface mse_loss mse_loss_backward nll_loss_forward nll_loss2d_forward binary_cross_entropy
+    addcmul addcdiv lerp _foreach_addcmul _foreach_addcdiv _foreach_lerp _foreach_sqrt
+    _linalg_svd linalg_qr geqrf linalg_householder_product linalg_matrix_exp
+""".split())
 
 
 BITS = {torch.float16: torch.int16, torch.bfloat16: torch.int16, torch.float32: torch.int32, torch.float64: torch.int64}
@@ -65,7 +66,7 @@ class Perturbed(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        if func.overloadpacket in INEXACT:
+        if func.overloadpacket.__name__.rstrip("_") in INEXACT or func.overloadpacket.__name__ in INEXACT:
             tree_map_only(torch.Tensor, self._nudge, out)
         return out
 

@@ -318,7 +318,9 @@ def _run_key(snippet: Path) -> str:
 
     machine = (torch.__version__, platform.python_version(), current_device(), torch.get_num_threads(),
                torch.backends.cpu.get_cpu_capability())
-    digest = hashlib.sha256(snippet.read_bytes() + Path(__file__).read_bytes() + repr(machine).encode())
+    pins = snippet.parent.parent / "requirements.txt"  # numpy, safetensors, torchinfo... print too
+    digest = hashlib.sha256(snippet.read_bytes() + Path(__file__).read_bytes() + repr(machine).encode()
+                            + (pins.read_bytes() if pins.exists() else b""))
     return digest.hexdigest()[:32]
 
 
