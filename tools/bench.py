@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tools.browser import CHROMIUM_ARGS, SEARCH_INDEX, chromium, served
 from tools.pages import pages
-from tools.project import CACHE, LANGUAGES, ROOT, SITE
+from tools.project import CACHE, LANGUAGES, ROOT, SITE, SNIPPET_RUNS
 from tools.snippets import parse_sections, snippet_files
 
 PAGE_LIMIT, INDEX_LIMIT = 300 * 1024, 1024 * 1024
@@ -127,7 +127,7 @@ def figures() -> tuple[list[tuple[str, str]], str]:
                 shutil.move(saved, CACHE)
     # site/ is now built from these files: what `make test` and `make serve` find after a build
     rows.append(("warm rebuild, nothing changed (s: wall / CPU)", timed(BUILD_COMMAND)))
-    shutil.rmtree(CACHE / "snippet-runs", ignore_errors=True)
+    shutil.rmtree(SNIPPET_RUNS, ignore_errors=True)
     rows.append(("make check, every snippet run (s: wall / CPU)", timed(["make", "check"])))
     rows.append(("make check again, no page changed (s: wall / CPU)", timed(["make", "check"])))
     rows.append(("warm make test, site built (s: wall / CPU)", timed(["make", "test"])))

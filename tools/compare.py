@@ -79,17 +79,22 @@ def _compare_line(number: int, stored: str, printed: str, result: Comparison) ->
         a, b = old[i : i + 3], new[i : i + 3]
         if a == b:
             continue
-        shown_a, shown_b = "".join(x or "" for x in a[:2]) + _exp(a[2]), "".join(x or "" for x in b[:2]) + _exp(b[2])
         why = _beyond_rule(a, b)
         if why:
-            result.problems.append((number, f"stored {shown_a}, printed {shown_b}: {why}"))
+            result.problems.append((number, f"stored {_shown(a)}, printed {_shown(b)}: {why}"))
             return
-        moved.append((number, i // 4, shown_a, shown_b))
+        moved.append((number, i // 4, _shown(a), _shown(b)))
     result.moved += moved
 
 
 def _exp(exponent: str | None) -> str:
     return f"e{exponent}" if exponent is not None else ""
+
+
+def _shown(number: list) -> str:
+    """A number as printed, from its groups (sign, digits, exponent)."""
+    sign, digits, exponent = number
+    return sign + digits + _exp(exponent)
 
 
 def _beyond_rule(stored: list, printed: list) -> str | None:

@@ -20,6 +20,7 @@ LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 SITE = ROOT / "site"  # `make build`: the source language at the root, the others in site/<lang>/
 CACHE = ROOT / ".cache"  # notebooks' runs and renders, translated snippets: made again when missing
 RENDERS = CACHE / "mkdocs-jupyter"  # mkdocs-jupyter's pages rendered from notebooks, per language
+SNIPPET_RUNS = CACHE / "snippet-runs"  # what unchanged snippets printed, read back by `make check`
 BUILD = ROOT / "build"  # this run's records (build/results/) and screenshots: not committed
 RECORDS = BUILD / "results"  # the record of the snippets' run made by this build, per device
 COMMITTED_RECORDS = ROOT / "results"  # reviewed records of GPU runs (results/cuda.json)

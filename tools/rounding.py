@@ -2,11 +2,13 @@
 
 `python -m tools.rounding [PAGE ...]` (`make rounding`) runs every snippet again with its
 arithmetic perturbed as another CPU or a GPU would perturb it: each inexact float result of an
-arithmetic op (a pointwise op, a sum, a matrix product, a normalization...) moves by one unit
-in its last place, up or down at random, or stays. Whole numbers stay exact, as they do on every
-machine. It then lists every printed number that moved by more than the outputs rule
-(tools/compare.py) allows, with the file, the section and the line. Such an output is a bug of
-its snippet: print fewer digits, average over more, or print a stable quantity.
+op whose rounding differs from machine to machine (INEXACT) moves by one unit in its last place,
+up, down or not at all. Whole numbers stay exact, as they do on every machine. The runs print
+EXTRA more digits than the page, so that a move shows before it reaches the page's last digit;
+every printed number that moves by more than LIMIT of a unit in its last page digit, or whose
+text changes, is listed with the file, the section and the line. Such an output is a bug of its
+snippet (tools/compare.py allows one unit): print fewer digits, average over more, compute in
+float64, or print a stable quantity.
 
 Each snippet runs under SEEDS different perturbations: a number that is fragile but moved
 little in one run moves in another.
@@ -66,7 +68,7 @@ class Perturbed(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        if func.overloadpacket.__name__.rstrip("_") in INEXACT or func.overloadpacket.__name__ in INEXACT:
+        if func.overloadpacket.__name__.rstrip("_") in INEXACT:  # tanh_ as tanh
             tree_map_only(torch.Tensor, self._nudge, out)
         return out
 
@@ -109,7 +111,7 @@ def fragile(snippet: Path, seeds=SEEDS) -> list[str]:
     starts = {name: start for name, (start, _) in stored_sections(stored_path).items()}
 
     def precise(seed: int | None) -> dict[str, str]:
-        with _torch_print_precision(EXTRA):
+        with torch._tensor_str.printoptions(precision=torch._tensor_str.PRINT_OPTS.precision + EXTRA):
             return _run(snippet, text, transform=MoreDigits(), around=lambda section: (
                 contextlib.nullcontext() if seed is None or COMPILES.search(section.code) else Perturbed(seed)))[0]
 
@@ -135,16 +137,6 @@ def fragile(snippet: Path, seeds=SEEDS) -> list[str]:
                     found[section, line] = (f"{where(line)}: {digit} moves by {abs(moved - value) / (unit or 1):.2f} "
                                             f"of a unit in its last digit (perturbed run {seed}: {value} -> {moved})")
     return list(found.values())
-
-
-@contextlib.contextmanager
-def _torch_print_precision(extra: int):
-    saved = torch._tensor_str.PRINT_OPTS.precision
-    torch.set_printoptions(precision=saved + extra)
-    try:
-        yield
-    finally:
-        torch.set_printoptions(precision=saved)
 
 
 def main(pages: list[str]) -> int:

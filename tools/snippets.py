@@ -23,7 +23,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.project import ROOT
+from tools.project import ROOT, SNIPPET_RUNS, under
 
 MARKER = re.compile(r"^\s*#\s*-{1,}8<-{1,}\s+\[\s*(start|end)\s*:\s*([a-z][-_0-9a-z]*)\s*\]\s*$")
 
@@ -298,7 +298,7 @@ def printed(snippet: Path, reuse: bool = False) -> dict[str, str]:
         return run_file(snippet)
     import json
 
-    cached = snippet.parent.parent / ".cache" / "snippet-runs" / f"{_run_key(snippet)}.json"
+    cached = under(snippet.parent.parent, SNIPPET_RUNS) / f"{_run_key(snippet)}.json"
     if cached.exists():
         return json.loads(cached.read_text(encoding="utf-8"))
     outputs = run_file(snippet)  # a failure raises, and is not kept
