@@ -22,7 +22,34 @@ def chromium() -> str | None:
     return shutil.which(os.environ.get("CHROMIUM", "chromium"))
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves a site under a path, as GitHub Pages serves a project's site under /<repository>/:
+    an address outside that path, or a missing file under it, gets the site's 404.html with
+    status 404 (Pages answers a missing address with the site's own 404 page)."""
+
+    base_path = "/"
+
+    def send_head(self):
+        if not self.path.startswith(self.base_path):
+            self.send_error(404)
+            return None
+        return super().send_head()
+
+    def translate_path(self, path: str) -> str:
+        return super().translate_path("/" + path[len(self.base_path):])
+
+    def send_error(self, code, message=None, explain=None) -> None:
+        page = Path(self.directory) / "404.html"
+        if code != 404 or not page.is_file():
+            return super().send_error(code, message, explain)
+        body = page.read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
     def log_message(self, *args) -> None:  # no line per request
         pass
 
@@ -35,13 +62,15 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def served(site: Path):
-    """The site served by http.server on 127.0.0.1, from a thread of this process; yields its
-    base address."""
-    server = _Server(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(site)))
+def served(site: Path, path: str = "/"):
+    """The site served by http.server on 127.0.0.1 under `path` ("/pytorch-models/", say), from
+    a thread of this process; yields the address of its root (ending in `path`)."""
+    path = "/" + path.strip("/") + "/" if path.strip("/") else "/"
+    handler = type("Handler", (_Handler,), {"base_path": path})
+    server = _Server(("127.0.0.1", 0), functools.partial(handler, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
     finally:
         server.shutdown()
         server.server_close()

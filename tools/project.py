@@ -57,7 +57,10 @@ def pinned_torch(root: Path = ROOT) -> str:
     return match[1]
 
 
-LOCAL_URL = "http://127.0.0.1:8000/"  # where `make serve` serves the site
+# Where `make serve` and the browser tests serve the site: under a path, as GitHub Pages serves a
+# repository's site (https://OWNER.github.io/REPOSITORY/), so that every local build is tested
+# under a subpath like the published one.
+LOCAL_URL = "http://127.0.0.1:8000/pytorch-models/"
 
 
 def site_url(lang: str) -> str:
