@@ -12,6 +12,7 @@ from tools.browser import SEARCH_INDEX
 from tools.comments import shown_sections
 from tools.compare import compare
 from tools.links import problems as link_problems
+from tools.notebook_setup import INSTALL_ID
 from tools.notebooks import TRY_IT
 from tools.pages import CJK, chapters, pages, snippet_for
 from tools.project import LANGUAGES, SOURCE, docs_dir, repo_url, site_dir, site_url
@@ -85,7 +86,9 @@ def test_chapter_notebook_is_executed_and_downloadable(site, lang, chapter):
     notebook = nbformat.read(folder / "downloads" / f"{chapter.stem}.ipynb", as_version=4)
     nbformat.validate(notebook)
     snippet = snippet_for(docs_dir(lang) / chapter)
-    code_cells = [c for c in notebook.cells if c.cell_type == "code" and c.source != TRY_IT[lang]]
+    code_cells = [c for c in notebook.cells if c.cell_type == "code"]
+    assert code_cells[0].id == INSTALL_ID and not code_cells[0].outputs  # nothing was missing here
+    code_cells = [c for c in code_cells[1:] if c.source != TRY_IT[lang]]
     assert len(code_cells) == len(parse_sections(snippet))
     printed = read_outputs(output_file(snippet))
     for cell, section in zip(code_cells, parse_sections(snippet)):

@@ -49,12 +49,17 @@ def docs_dir(lang: str, root: Path = ROOT) -> Path:
     return root / "docs" / lang
 
 
+def pins(root: Path = ROOT) -> dict[str, str]:
+    """The packages requirements.txt pins, with their releases: {"torch": "2.13.0", ...}."""
+    text = (root / "requirements.txt").read_text(encoding="utf-8")
+    return {name.lower(): release for name, release in re.findall(r"(?m)^([\w.-]+)==(\S+)", text)}
+
+
 def pinned_torch(root: Path = ROOT) -> str:
     """The torch release requirements.txt pins (the one the CPU outputs are printed by)."""
-    match = re.search(r"(?m)^torch==(\S+)", (root / "requirements.txt").read_text(encoding="utf-8"))
-    if not match:
+    if "torch" not in pins(root):
         raise ValueError("requirements.txt pins no torch release (torch==X.Y.Z)")
-    return match[1]
+    return pins(root)["torch"]
 
 
 # Where `make serve` and the browser tests serve the site: under a path, as GitHub Pages serves a
