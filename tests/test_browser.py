@@ -44,7 +44,7 @@ from tools.browser import CHROMIUM_ARGS, SEARCH_INDEX, chromium, served
 from tools.comments import shown_sections
 from tools.notebooks import TRY_IT
 from tools.pages import chapters
-from tools.project import BUILD, LANGUAGES, ROOT, SOURCE, site_dir
+from tools.project import BUILD, LANGUAGES, ROOT, SOURCE, colab_url, site_dir
 from tools.snippets import parse_sections
 
 pytestmark = pytest.mark.browser
@@ -388,9 +388,15 @@ async def _at_desktop_width(tab, visit: Visit) -> None:
 
 
 async def _notebook_links(tab, visit: Visit, seen: dict) -> None:
-    """A chapter page: its two notebook links."""
+    """A chapter page: its two notebook links, then Colab's where the site has a repository on
+    github.com (not followed: it is outside the site; tests/test_colab.py checks its address)."""
     title = seen["title"].replace("¶", "").strip()
     links = seen["notebookLinks"]
+    colab = colab_url(visit.lang, visit.path.strip("/"))
+    if colab:
+        if links[2:] != [colab]:
+            visit.notebooks.append(f"expected the link to {colab} last: {links}")
+        links = links[:2]
     if len(links) != 2 or not links[1].endswith(".ipynb"):
         visit.notebooks.append(f"expected a link to the notebook page, then one to download it: {links}")
     for href in links:

@@ -6,7 +6,9 @@ stale translation.
 
 For each chapter page (a page with a snippet file of its name) this writes
 `.cache/notebooks/<lang>/notebooks/<name>.ipynb`, which mkdocs-jupyter renders, and a copy
-under `downloads/` that readers download; a line under the page's title links to both.
+under `downloads/` that readers download; a line under the page's title links to both, and
+where the site has a repository on github.com, to that notebook in Colab (published by
+tools/publish_notebooks.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from tools.project import (  # noqa: E402
     RENDERS,
     SITE,
     SOURCE,
+    colab_url,
     docs_dir,
     repo_url,
     site_dir,
@@ -60,6 +63,13 @@ NOTEBOOK_LINE = {
     "or [download {name}.ipynb](downloads/{name}.ipynb).",
     "zh": "想自己运行本章？可以[以 Notebook 形式查看](notebooks/{name}.ipynb)，"
     "或[下载 {name}.ipynb](downloads/{name}.ipynb)。",
+}
+# With a repository on github.com (tools/project.colab_url), the executed notebook in Colab too
+NOTEBOOK_LINE_COLAB = {
+    "en": "Run this chapter yourself: [open it as a notebook](notebooks/{name}.ipynb), "
+    "[download {name}.ipynb](downloads/{name}.ipynb) or [open it in Colab]({colab}).",
+    "zh": "想自己运行本章？可以[以 Notebook 形式查看](notebooks/{name}.ipynb)、"
+    "[下载 {name}.ipynb](downloads/{name}.ipynb)，或[在 Colab 中打开]({colab})。",
 }
 
 logging.getLogger("jieba").setLevel(logging.WARNING)  # its start-up lines say nothing to a reader
@@ -105,10 +115,10 @@ def on_files(files, config):
             raise PluginError(str(error)) from None
     notebooks = {}
     # The rendered notebook sits at notebooks/<name>/; a download is read anywhere.
-    for folder, link_base in (("notebooks", "../../"), ("downloads", config.site_url or "../")):
-        made = chapter_notebooks(lang, root, link_base)
-        notebooks.update({(folder, page): notebook for page, notebook in made.items()})
     try:
+        for folder, link_base in (("notebooks", "../../"), ("downloads", config.site_url or "../")):
+            made = chapter_notebooks(lang, root, link_base)
+            notebooks.update({(folder, page): notebook for page, notebook in made.items()})
         ran = execute({f"{rel(page, root)} ({folder})": nb for (folder, page), nb in notebooks.items()}, root)
     except NotebookError as error:
         raise PluginError(str(error)) from None
@@ -171,10 +181,17 @@ def _generated_parts(markdown, page, config, files):
     if page.file.src_uri.endswith(".md") and files.get_file_from_path(f"notebooks/{name}.ipynb"):
         title_end = markdown.find("\n", markdown.find("# ")) + 1
         runs = run_line(snippet_for(Path(page.file.abs_src_path)), root, lang)
-        line = NOTEBOOK_LINE[lang].format(name=name)
+        line = notebook_line(lang, name)
         return (f"{markdown[:title_end]}\n{runs}\n{{ .run-line }}\n\n{line}\n{{ .notebook-links }}\n"
                 f"{markdown[title_end:]}")
     return markdown
+
+
+def notebook_line(lang: str, name: str) -> str:
+    """The line under a chapter's title that links its notebook: to read, to download, and where
+    the site has a repository on github.com, to open in Colab (the notebook published there)."""
+    colab = colab_url(lang, name)
+    return NOTEBOOK_LINE_COLAB[lang].format(name=name, colab=colab) if colab else NOTEBOOK_LINE[lang].format(name=name)
 
 
 def _stale_translation_notice(markdown, page, root: Path) -> str:

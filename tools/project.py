@@ -79,3 +79,24 @@ def site_url(lang: str) -> str:
 def repo_url() -> str | None:
     """The repository that built the site ($REPO_URL, which CI sets); none for a local build."""
     return os.environ.get("REPO_URL") or None
+
+
+# Colab opens notebooks from a GitHub repository: the deploy on main publishes each language's
+# executed notebooks (site/.../downloads/) to this branch of the repository that built the site.
+NOTEBOOKS_BRANCH = "notebooks"
+BRANCH_FILES = BUILD / "notebooks-branch"  # what tools/publish_notebooks.py lays out for that branch
+
+
+def published_notebook(lang: str, name: str) -> str:
+    """Where a chapter's notebook in a language lies on NOTEBOOKS_BRANCH: <lang>/<name>.ipynb."""
+    return f"{lang}/{name}.ipynb"
+
+
+def colab_url(lang: str, name: str) -> str | None:
+    """The address that opens a chapter's published notebook in Colab; none without a
+    repository on github.com (a local build, a GitHub Enterprise server), which Colab cannot open."""
+    match = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?", repo_url() or "")
+    if not match:
+        return None
+    return (f"https://colab.research.google.com/github/{match[1]}/blob/{NOTEBOOKS_BRANCH}/"
+            f"{published_notebook(lang, name)}")
