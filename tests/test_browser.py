@@ -42,6 +42,7 @@ from axe_playwright_python.base import AXE_SCRIPT
 
 from tools.browser import CHROMIUM_ARGS, SEARCH_INDEX, chromium, served
 from tools.comments import shown_sections
+from tools.notebook_setup import INSTALL_COMMENTS
 from tools.notebooks import TRY_IT
 from tools.pages import chapters
 from tools.project import BUILD, LANGUAGES, ROOT, SOURCE, colab_url, site_dir
@@ -578,7 +579,10 @@ def test_copy_buttons_copy_exactly_the_code_shown_with_the_languages_comments(cr
     if copied != sections:
         problems.append(f"{page.name}: the copy buttons give {len(copied)} blocks that are not the "
                         f"{len(sections)} sections of snippets/{COPIED}.py as this language shows them")
-    if [c["copied"] for c in notebook.copies if c["copied"] != TRY_IT[lang]] != copied:
+    from_notebook = [c["copied"] for c in notebook.copies if c["copied"] != TRY_IT[lang]]
+    if not from_notebook or not from_notebook[0].startswith(INSTALL_COMMENTS[lang][0]):
+        problems.append(f"{notebook.name}: its first code is not the install cell (tools/notebook_setup.py)")
+    if from_notebook[1:] != copied:
         problems.append(f"{notebook.name}: its copy buttons copy other code than the chapter page's")
     for text in copied:
         if re.search(r"^(>>>|\.\.\.|\$) ", text, re.M):
