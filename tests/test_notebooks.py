@@ -158,8 +158,8 @@ def test_the_install_cell_installs_only_what_is_missing(monkeypatch, missing):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in missing else find_spec(name, *a))
     monkeypatch.setattr(subprocess, "run", lambda command, **options: ran.append((command, options)))
     exec(install, {})  # noqa: S102 - the cell's own code, as the reader's kernel runs it
-    expected = [([sys.executable, "-m", "pip", "install", "--quiet", f"{name}=={pins()[name]}"], {"check": True})
-                for name in sorted(missing)]
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    expected = [([*pip, f"{name}=={pins()[name]}"], {"check": True}) for name in sorted(missing)]
     assert ran == expected
 
 

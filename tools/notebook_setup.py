@@ -43,7 +43,8 @@ import sys
 
 for module, requirement in {requirements}.items():
     if importlib.util.find_spec(module) is None:
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", requirement], check=True)
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, requirement], check=True)
 importlib.invalidate_caches()  {comments[1]}"""
 
 

@@ -13,6 +13,7 @@ import argparse
 import shutil
 from pathlib import Path
 
+from tools.pages import rel
 from tools.project import BRANCH_FILES, LANGUAGES, NOTEBOOKS_BRANCH, SITE, published_notebook, site_dir
 
 README = """# Notebooks for Colab
@@ -55,7 +56,7 @@ def main() -> None:
     parser.add_argument("--to", type=Path, default=BRANCH_FILES, help="the folder to lay the branch out in")
     args = parser.parse_args()
     published = publish(args.site, args.to)
-    print(f"{len(published)} notebooks in {args.to}, for the branch {NOTEBOOKS_BRANCH}")
+    print(f"{len(published)} notebooks in {rel(args.to)}/, for the branch {NOTEBOOKS_BRANCH}")
 
 
 if __name__ == "__main__":
