@@ -1,7 +1,8 @@
 """The cells that open a chapter's code in its notebook, for a reader who runs it elsewhere
 (Colab, say, which has its own torch and lacks some of our packages): a note on which torch
 printed the notebook's outputs, and a cell that installs the packages the chapter's code imports
-that the reader's Python lacks, at the releases requirements.txt pins.
+that the reader's Python lacks or has in an older release, at the releases requirements.txt pins
+(an older torch lacks calls the chapters make).
 """
 
 from __future__ import annotations
@@ -20,32 +21,45 @@ ABOUT = {
     "{device}, with Python {python}. Your runtime's torch may be another release, and print slightly "
     "different numbers. On a GPU runtime (in Colab: *Runtime → Change runtime type*), the examples that "
     "use a GPU when there is one run on it. The next cell installs what this chapter imports and your "
-    "Python lacks, at the releases this site uses: {requirements}.",
+    "Python lacks, or has in an older release, at the releases this site uses: {requirements}.",
     "zh": "**运行之前**：本 Notebook 中保存的输出由 torch {torch} 在 {device} 上打印，Python 版本为 {python}。"
     "你的运行环境中的 torch 可能是另一个版本，打印出的数字可能略有不同。"
     "在 GPU 运行时上（Colab 中：*代码执行程序 → 更改运行时类型*），有 GPU 时就使用 GPU 的示例会在 GPU 上运行。"
-    "下一个单元格会安装本章导入、而你的 Python 环境中缺少的包，版本与本站所用的相同：{requirements}。",
+    "下一个单元格会安装本章导入、而你的 Python 环境中缺少或版本较旧的包，版本与本站所用的相同：{requirements}。",
 }
 # The install cell's two comments, and how the note lists the packages
 INSTALL_COMMENTS = {
-    "en": ("# Install the packages this chapter imports that this Python lacks (Colab has no torchinfo, say).",
+    "en": ("# Install the packages this chapter imports that this Python lacks, or has in an older release than",
+           "# this site's: older releases lack calls the chapter makes (Colab has no torchinfo, say).",
            "# so that the cells below find what was just installed"),
-    "zh": ("# 安装本章导入、而当前 Python 环境中缺少的包（例如 Colab 没有 torchinfo）。",
+    "zh": ("# 安装本章导入、而当前 Python 环境中缺少或版本比本站旧的包：",
+           "# 旧版本缺少本章用到的一些调用（例如 Colab 没有 torchinfo）。",
            "# 让下面的单元格找得到刚刚安装的包"),
 }
 LIST_SEPARATOR = {"en": ", ", "zh": "、"}
 # The same code in every language (the comment aside), so that the languages' notebooks share one run
 INSTALL = """{comments[0]}
+{comments[1]}
 import importlib
-import importlib.util
+import importlib.metadata
+import re
 import subprocess
 import sys
 
-for module, requirement in {requirements}.items():
-    if importlib.util.find_spec(module) is None:
+
+def release(version):  # "2.13.0+cu126" -> (2, 13, 0)
+    return tuple(int(part) for part in re.findall(r"\\d+", version.split("+")[0])[:3])
+
+
+for package, requirement in {requirements}.items():
+    try:
+        installed = release(importlib.metadata.version(package))
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    if installed is None or installed < release(requirement.split("==")[1]):
         pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         subprocess.run([*pip, requirement], check=True)
-importlib.invalidate_caches()  {comments[1]}"""
+importlib.invalidate_caches()  {comments[2]}"""
 
 
 def imported_packages(code: list[str]) -> list[str]:
