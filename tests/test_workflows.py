@@ -57,3 +57,13 @@ def test_the_site_is_deployed_from_the_tested_build_only_on_main():
     assert [s for s in test["steps"] if s.get("run") == "make test"]
     assert not [s for s in test["steps"] if "build" in s.get("run", "")]  # the tests' build is the one deployed
     assert set(deploy["permissions"]) == {"pages", "id-token"}
+
+
+def test_the_audit_runs_on_the_tested_build_after_its_pages_artifact():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["test"]["steps"]
+    where = {key: next(i for i, step in enumerate(steps) if key in (step.get("run") or step.get("uses", "")))
+             for key in ("make test", "actions/upload-pages-artifact", "make audit")}
+    assert where["make test"] < where["actions/upload-pages-artifact"] < where["make audit"]
+    # the same address as the tests' build: make audit finds site/ up to date and builds nothing
+    assert steps[where["make audit"]].get("env") == steps[where["make test"]].get("env")
