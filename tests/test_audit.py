@@ -1,6 +1,6 @@
 """`make audit`'s glue (tools/audit.py): the pages it audits, where it serves them, its score
-table and its verdict, on reports shaped as Lighthouse 12 writes them (the items are copied
-from a real report). Lighthouse itself runs in `make audit`, not here."""
+table and its verdict, on reports shaped as Lighthouse 12.8.2 writes them (the two items are
+copied from its reports). Lighthouse itself runs in `make audit`, not here."""
 
 import json
 import re
@@ -16,9 +16,11 @@ HREFLANG_ITEM = {  # an item of the `hreflang` audit, as Lighthouse 12.8.2 repor
                "snippet": '<link rel="alternate" hreflang="en" href="../" />'},
     "subItems": {"type": "subitems", "items": [{"reason": "Relative href value"}]},
 }
-CONSOLE_ITEM = {  # an item of `errors-in-console`
-    "source": "network", "description": "Failed to load resource: the server responded with a status of 404 ()",
-    "sourceLocation": {"url": "http://127.0.0.1:8000/pytorch-models/layers/sitemap.xml", "urlProvider": "network"},
+CONSOLE_ITEM = {  # an item of `errors-in-console`, from a report on layers/ with per-page language links
+    "source": "network",
+    "description": "Failed to load resource: the server responded with a status of 404 (Not Found)",
+    "sourceLocation": {"type": "source-location", "url": "http://127.0.0.1:8000/pytorch-models/layers/sitemap.xml",
+                       "urlProvider": "network", "line": 0, "column": 0},
 }
 
 
@@ -27,7 +29,7 @@ def report(performance=0.46, failed=(), unweighted_failed=(), items=()) -> dict:
     (category, id) fails; audits in `unweighted_failed` fail with weight 0 (they count for nothing)."""
     audits, categories = {}, {"performance": {"score": performance, "auditRefs": []}}
     for category in audit.GATED:
-        refs = [{"id": f"{category}-passes", "weight": 1}]
+        refs = [{"id": f"{category}-passes", "weight": 10}]  # one failed audit of weight 1: 91, as hreflang made SEO
         audits[f"{category}-passes"] = {"id": f"{category}-passes", "title": "Passes", "score": 1}
         for failing, id in failed:
             if failing == category:
@@ -58,8 +60,9 @@ def test_a_page_at_100_passes_whatever_its_performance():
 
 @pytest.mark.parametrize("category", audit.GATED)
 def test_a_failed_audit_fails_the_page_with_its_title_and_items(category):
-    lines = audit.failures(report(failed=[(category, "hreflang")], items=[HREFLANG_ITEM] * 5))
-    assert lines[0] == f"{category}: 50"
+    lines = audit.failures(report(failed=[(category, "hreflang")], items=[HREFLANG_ITEM] * 5,
+                                  unweighted_failed=[(category, "structured-data")]))  # not named: no weight
+    assert lines[0] == f"{category}: 91"
     assert lines[1] == "  hreflang: hreflang failed"
     assert lines[2] == '    <link rel="alternate" hreflang="en" href="../" /> (Relative href value)'
     assert len(lines) == 3 + audit.SHOWN_ITEMS and lines[-1] == "    and 2 more (see the HTML report)"
@@ -68,7 +71,7 @@ def test_a_failed_audit_fails_the_page_with_its_title_and_items(category):
 def test_a_console_error_is_shown_with_its_address():
     lines = audit.failures(report(failed=[("best-practices", "errors-in-console")], items=[CONSOLE_ITEM]))
     assert lines[2] == ("    http://127.0.0.1:8000/pytorch-models/layers/sitemap.xml "
-                        "Failed to load resource: the server responded with a status of 404 ()")
+                        "Failed to load resource: the server responded with a status of 404 (Not Found)")
 
 
 def test_a_page_lighthouse_could_not_score_fails():
@@ -87,7 +90,7 @@ def test_the_table_has_a_row_of_four_scores_per_page():
         performance=0.69, failed=[("seo", "hreflang")])}).splitlines()
     assert rows[0].split() == ["page", *audit.CATEGORIES]
     assert rows[1].split() == ["/pytorch-models/", "46", "100", "100", "100"]
-    assert rows[2].split() == ["/pytorch-models/layers/", "69", "100", "100", "50"]
+    assert rows[2].split() == ["/pytorch-models/layers/", "69", "100", "100", "91"]
     assert len({len(row) for row in rows}) == 1  # each score right-aligned under its heading
 
 
@@ -121,5 +124,5 @@ def test_main_audits_each_page_where_it_is_served_and_fails_on_one_below_100(tmp
     assert [re.sub(r":\d+/", ":PORT/", url) for url in asked] == [
         f"http://127.0.0.1:PORT/fork/{audit.page_path(lang, page)}" for lang, page in audit.PAGES]
     out, err = capsys.readouterr()
-    assert "/fork/layers/  " in out and "/fork/layers/ fails the audit:\nseo: 50\n  hreflang:" in err
+    assert "/fork/layers/  " in out and "/fork/layers/ fails the audit:\nseo: 91\n  hreflang:" in err
     assert "/fork/ fails" not in err

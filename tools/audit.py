@@ -35,7 +35,7 @@ WIDTH = 160  # of an item's line
 
 
 class AuditError(Exception):
-    """Lighthouse could not be run, or could not score a page."""
+    """The audit could not run: no Chromium, no Lighthouse, no site, or Lighthouse stopped."""
 
 
 def page_path(lang: str, page: str) -> str:
