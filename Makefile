@@ -56,12 +56,12 @@ check: $(NEEDS_VENV)
 # Lighthouse on the home page and a chapter in each language, served under the site's path
 # (tools/audit.py): fails below 100 in accessibility, best practices or SEO. The site is built
 # first where it is not up to date. Lighthouse comes from npm, as package-lock.json pins it,
-# without its install scripts (it drives the Chromium of browser-deps; nothing is downloaded).
+# without its install scripts: no browser is downloaded, it drives the Chromium of browser-deps.
 audit: $(NEEDS_VENV) browser-deps node_modules/.installed
 	$(PY) -m tools.build
 	$(PY) -m tools.audit
 
-node_modules/.installed: package-lock.json
+node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "make audit needs Node.js (18.16 or later) and npm" >&2; exit 1; }
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
