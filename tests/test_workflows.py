@@ -83,3 +83,13 @@ def test_the_tested_builds_notebooks_go_to_the_colab_branch_with_the_one_write_t
     assert push["env"]["BRANCH"] == "${{ needs.test.outputs.notebooks-branch }}"
     assert 'git push --force "https://x-access-token:$TOKEN@' in push["run"]
     assert '"HEAD:refs/heads/$BRANCH"' in push["run"]
+
+
+def test_the_audit_runs_on_the_tested_build_after_its_pages_artifact():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["test"]["steps"]
+    where = {key: next(i for i, step in enumerate(steps) if key in (step.get("run") or step.get("uses", "")))
+             for key in ("make test", "actions/upload-pages-artifact", "make audit")}
+    assert where["make test"] < where["actions/upload-pages-artifact"] < where["make audit"]
+    # the same address as the tests' build: make audit finds site/ up to date and builds nothing
+    assert steps[where["make audit"]].get("env") == steps[where["make test"]].get("env")

@@ -62,12 +62,13 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def served(site: Path, path: str = "/"):
+def served(site: Path, path: str = "/", port: int = 0):
     """The site served by http.server on 127.0.0.1 under `path` ("/pytorch-models/", say), from
-    a thread of this process; yields the address of its root (ending in `path`)."""
+    a thread of this process, on `port` (0: a free one); yields the address of its root (ending
+    in `path`)."""
     path = "/" + path.strip("/") + "/" if path.strip("/") else "/"
     handler = type("Handler", (_Handler,), {"base_path": path})
-    server = _Server(("127.0.0.1", 0), functools.partial(handler, directory=str(site)))
+    server = _Server(("127.0.0.1", port), functools.partial(handler, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}{path}"
