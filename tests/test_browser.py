@@ -63,6 +63,7 @@ SITE = site_url(SOURCE)  # the site's own address, as its pages name it
 # Addresses under the site's path that hold nothing: each gets the site's 404 page (the English
 # one, as GitHub Pages serves the root's 404.html for every missing address).
 MISSING = ["no-such-page/", "zh/no/such/page"]
+MARKDOWN_LINK = r"\]\((https?://[^)\s]+)\)"  # an absolute address in Markdown: llms.txt, notebooks
 SETUP = ("Run `make test` (it runs tools/browser_deps.sh), or as root: "
          "apt-get update && apt-get install -y chromium fonts-noto-cjk")
 
@@ -469,14 +470,15 @@ async def _at_desktop_width(tab, visit: Visit, addresses: Addresses) -> None:
     if visit.path == "test-report/":
         visit.statuses = await tab.evaluate(STATUS_JS)
     if chapter_of(visit.path):
-        await _notebook_links(tab, visit, seen)
+        await _notebook_links(tab, visit, seen, addresses)
     if visit.path in AXE_ON[visit.lang]:
         await tab.evaluate(AXE_SCRIPT + AXE_SETUP + ("" if visit.path == CONTRAST_ON else NO_CONTRAST))
         visit.axe = await tab.evaluate(AXE_JS)
 
 
-async def _notebook_links(tab, visit: Visit, seen: dict) -> None:
-    """A chapter page: its two notebook links."""
+async def _notebook_links(tab, visit: Visit, seen: dict, addresses: Addresses) -> None:
+    """A chapter page: its two notebook links, and the addresses of the site that the downloaded
+    notebook links (absolute: a download is read anywhere)."""
     title = seen["title"].replace("¶", "").strip()
     links = seen["notebookLinks"]
     if len(links) != 2 or not links[1].endswith(".ipynb"):
@@ -487,6 +489,8 @@ async def _notebook_links(tab, visit: Visit, seen: dict) -> None:
             visit.notebooks.append(f"{href}: HTTP {response.status}")
         elif href.endswith(".ipynb"):
             _check_notebook(await response.body(), href, visit, title)
+            named = re.findall(MARKDOWN_LINK, await response.text())
+            visit.notebooks += [f"{href}: {problem}" for problem in await addresses.problems(named)]
         elif "jupyter-wrapper" not in await response.text():
             visit.notebooks.append(f"{href} is not a notebook page")
 
@@ -783,8 +787,7 @@ def test_the_printable_edition_shows_every_chapter_with_code_outputs_figures_and
 
 
 # Each file, and the addresses of the site it names: Markdown links, <loc>, Sitemap: lines.
-SITE_FILES = {"llms.txt": r"\]\((https?://[^)\s]+)\)", "llms-full.txt": r"\]\((https?://[^)\s]+)\)",
-              "sitemap.xml": r"<loc>([^<]+)</loc>"}
+SITE_FILES = {"llms.txt": MARKDOWN_LINK, "llms-full.txt": MARKDOWN_LINK, "sitemap.xml": r"<loc>([^<]+)</loc>"}
 
 
 async def _site_files(base: str, addresses: Addresses) -> list[str]:
