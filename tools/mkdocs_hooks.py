@@ -2,7 +2,8 @@
 every chapter into an executed notebook, and fill in the generated parts of pages: which runs
 printed a chapter's outputs, CPU/CUDA output tabs and the test report (tools/report.py), the
 glossary table (tools/glossary.py), the common mistakes (tools/mistakes.py) and the notice on a
-stale translation.
+stale translation. The head's language links get each language's address, and Material's script
+is served changed so that it fetches no sitemap for them (tools/language_links.py).
 
 For each chapter page (a page with a snippet file of its name) this writes
 `.cache/notebooks/<lang>/notebooks/<name>.ipynb`, which mkdocs-jupyter renders, and a copy
