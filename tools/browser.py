@@ -11,6 +11,9 @@ import shutil
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from tools.project import SOURCE, site_url
 
 SEARCH_INDEX = "search/search_index.json"  # each language's, where Material's search plugin writes it
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -20,6 +23,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def chromium() -> str | None:
     """The Chromium to launch, or None where there is none."""
     return shutil.which(os.environ.get("CHROMIUM", "chromium"))
+
+
+def site_path() -> str:
+    """The path of the site's own address (site_url): "/pytorch-models/" for a local build,
+    "/REPOSITORY/" for GitHub Pages. The browser tests and `make bench` serve the site there, as
+    it is published: the 404 page and the printable edition link by absolute paths."""
+    return urlsplit(site_url(SOURCE)).path
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):

@@ -2,7 +2,8 @@
 every chapter into an executed notebook, and fill in the generated parts of pages: which runs
 printed a chapter's outputs, CPU/CUDA output tabs and the test report (tools/report.py), the
 glossary table (tools/glossary.py), the common mistakes (tools/mistakes.py) and the notice on a
-stale translation.
+stale translation. The head's language links get each language's address, and Material's script
+is served changed so that it fetches no sitemap for them (tools/language_links.py).
 
 For each chapter page (a page with a snippet file of its name) this writes
 `.cache/notebooks/<lang>/notebooks/<name>.ipynb`, which mkdocs-jupyter renders, and a copy
@@ -13,6 +14,7 @@ tools/publish_notebooks.py).
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import re
 import sys
@@ -28,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # MkDocs loads 
 
 from tools.comments import translated_root  # noqa: E402
 from tools.glossary import table as glossary_table  # noqa: E402
+from tools.language_links import BUNDLE, roots, without_sitemap_fetch  # noqa: E402
 from tools.llms import summary  # noqa: E402
 from tools.llms import write as write_llms_txt  # noqa: E402
 from tools.mistakes import tables as mistakes_tables  # noqa: E402
@@ -88,6 +91,7 @@ def on_config(config):
     notebook's bytes, which hold the outputs, so new outputs render anew."""
     root, lang = _root(config), config.theme["language"]
     config.site_url, config.repo_url = site_url(lang), repo_url()
+    config.extra["language_roots"] = roots()  # for the head's language links (overrides/main.html)
     config.repo_name = config.repo_url.rstrip("/").split("/", 3)[-1] if config.repo_url else None
     if not config.repo_url:
         config.edit_uri = None  # no repository: no "Edit this page"
@@ -107,6 +111,7 @@ def on_config(config):
 @event_priority(100)  # before mkdocs-jupyter, so that it takes the notebooks made here
 def on_files(files, config):
     root, lang = _root(config), config.theme["language"]
+    _without_sitemap_fetch(files)
     out_dir = under(root, CACHE) / "notebooks" / lang
     for page in pages(lang, root):
         try:
@@ -133,6 +138,19 @@ def on_files(files, config):
             path.write_text(text, encoding="utf-8")
         files.append(File(f"{folder}/{page.stem}.ipynb", str(out_dir), config.site_dir, config.use_directory_urls))
     return files
+
+
+def _without_sitemap_fetch(files) -> None:
+    """The site serves Material's script changed to fetch no sitemap next to the head's language
+    links (tools/language_links.py)."""
+    bundles = [file for file in files if fnmatch.fnmatchcase(file.src_uri, BUNDLE.format("*"))]
+    if len(bundles) != 1:
+        raise PluginError(f"expected one file {BUNDLE.format('*')} in Material's theme, found "
+                          f"{[file.src_uri for file in bundles]}")
+    try:
+        bundles[0].content_string = without_sitemap_fetch(bundles[0].content_string, bundles[0].src_uri)
+    except ValueError as error:
+        raise PluginError(str(error)) from None
 
 
 def on_page_markdown(markdown, page, config, files):
