@@ -84,7 +84,7 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
     if stored_by and results.this_python() not in stored_by:
         say(f"note: this is Python {platform.python_version()}; the stored outputs were printed by Python "
             f"{', '.join(sorted(stored_by))}: an output that depends on Python's version may differ")
-    ahead = _run_notebooks_ahead(root)
+    ahead = run_notebooks_ahead(root)
     if ahead:
         say(f"running the notebooks of {len(ahead)} chapters in Jupyter kernels, beside the snippets")
     try:
@@ -121,7 +121,7 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
     return site
 
 
-def _run_notebooks_ahead(root: Path) -> list[str]:
+def run_notebooks_ahead(root: Path) -> list[str]:
     """Start running the chapters' notebooks whose code has not run (tools/notebooks.py), in
     kernels beside the snippets; the pages' build then finds their outputs. A page that cannot
     be made into a notebook is left to the build, which names the problem."""

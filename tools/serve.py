@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
-from tools.build import BuildError, build, build_languages, input_files, reported, stamp_file
+from tools.build import BuildError, build, build_languages, input_files, reported, run_notebooks_ahead, stamp_file
+from tools.notebooks import NotebookError, stop_ahead, wait_ahead
 from tools.project import (
     INPUTS,
     LANGUAGE_NAMES,
@@ -166,16 +167,22 @@ class Preview:
         try:
             if todo.builds():
                 stamp_file(self.root, self.site).unlink(missing_ok=True)  # site/ is no longer one build's
+                # as tools/build.py does: a chapter's notebook whose code changed runs once for every
+                # language, in a kernel, beside the snippets
+                if todo.full and run_notebooks_ahead(self.root):
+                    self.say("running the notebooks whose code changed in Jupyter kernels, beside the snippets")
                 if todo.snippets:
                     self._run_snippets(sorted(todo.snippets))
+                wait_ahead()
                 self._build(todo)
-        except BuildError as failure:
+        except (BuildError, NotebookError) as failure:
             self.say(f"build failed:\n{failure}\nstill serving the last good build; save a fix to build again")
             return
         except Exception:  # noqa: BLE001 - said, and the last good build stays served
             self.say(f"build failed:\n{traceback.format_exc()}still serving the last good build")
             return
         finally:
+            stop_ahead()
             shutil.rmtree(self.next, ignore_errors=True)
         self.built = {lang: now for lang in LANGUAGES}
         self.notices = notices
