@@ -148,6 +148,12 @@ class Preview:
         now = snapshot(self.root)
         self.built = {lang: now for lang in LANGUAGES}
         self.notices = stale_notices(self.root)
+        self.say("warming up: a build of each language that renders no page, so that the first save is quick")
+        try:
+            for lang in LANGUAGES:  # MkDocs, its plugins and the hooks imported and set up once, here
+                self._render_pages(lang, set())
+        finally:
+            shutil.rmtree(self.next, ignore_errors=True)
 
     def rebuild(self) -> None:
         """The live-reload server's builder. It never raises: the server would then hold every
@@ -259,6 +265,11 @@ class Preview:
         try:
             with reported(lang, self.root) as said:
                 config = load_config(str(config_file(lang, self.root)), site_dir=str(target), strict=False)
+                if "print-site" in config.plugins:  # its edition of the few pages rendered is not kept (WHOLE_SITE)
+                    edition = config.plugins["print-site"]
+                    config.plugins.events["post_build"] = [
+                        handler for handler in config.plugins.events["post_build"]
+                        if getattr(handler, "__self__", None) is not edition]
                 for page in pages:
                     if page.endswith(".md"):
                         Path(File(page, config.docs_dir, config.site_dir, config.use_directory_urls).abs_dest_path
