@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
+import yaml
+
 from tools.build import BuildError, build, build_languages, input_files, reported, run_notebooks_ahead, stamp_file
 from tools.notebooks import NotebookError, stop_ahead, wait_ahead
 from tools.project import (
@@ -181,7 +183,7 @@ class Preview:
                     self._run_snippets(sorted(todo.snippets))
                 wait_ahead()
                 self._build(todo)
-        except (BuildError, NotebookError) as failure:
+        except (BuildError, NotebookError, yaml.YAMLError) as failure:  # a YAML error names its file and line
             self.say(f"build failed:\n{failure}\nstill serving the last good build; save a fix to build again")
             return
         except Exception:  # noqa: BLE001 - said, and the last good build stays served
