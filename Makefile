@@ -1,10 +1,10 @@
 # The two commands in README.md, and the few that help contributors.
-#   make serve    install, build both languages with every snippet executed, serve on 127.0.0.1
+#   make serve    install, build both languages with every snippet executed, serve them on 127.0.0.1
+#                 and rebuild what each saved change needs (a live preview)
 #   make test     install and run every test
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PORT ?= 8000
 # PY runs the tools: the project's virtual environment, or (make gpu PY=python3) a Python that
 # already has a CUDA build of torch and the packages of requirements.txt.
 PY ?= $(BIN)/python
@@ -35,11 +35,11 @@ $(VENV)/.installed: requirements.txt
 build: $(NEEDS_VENV)
 	$(PY) -m tools.build
 
-# A preview: an output that differs from the stored one is a warning here (make build stops on it).
+# A live preview (tools/serve.py) on tools/project.py's LOCAL_URL, http://127.0.0.1:8000/pytorch-models/
+# (PORT=8001: another port). An output that differs from the stored one is a warning here (make
+# build stops on it); a saved change rebuilds what it needs and reloads the open page.
 serve: $(NEEDS_VENV)
-	$(PY) -m tools.build --preview
-	@echo "serving http://127.0.0.1:$(PORT)/ (English) and http://127.0.0.1:$(PORT)/zh/ (中文); Ctrl-C stops"
-	@$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory site >/dev/null  # its errors still show
+	$(PY) -m tools.serve $(if $(PORT),--port $(PORT))
 
 # Every test; the tests build the site once, into site/ (CI publishes that build).
 test: install browser-deps

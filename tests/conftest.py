@@ -1,35 +1,16 @@
-import shutil
 from pathlib import Path
 
 import pytest
 
 from tools.build import build
-from tools.notebooks import executed_dir
-from tools.project import INPUTS, RENDERS, ROOT, SITE, under
-
-PROJECT_PARTS = [*INPUTS, "tests", "pytest.ini", "ruff.toml"]  # what a build reads, and the tests
+from tools.project import ROOT, SITE
+from tools.scratch import copy_project
 
 
 @pytest.fixture
 def project_copy(tmp_path) -> Path:
     """A scratch copy of the project, for tests that break it on purpose."""
     return copy_project(tmp_path / "project")
-
-
-def copy_project(copy: Path) -> Path:
-    """Copy the project to `copy`, with the notebooks' outputs and renders, so that building the
-    copy runs and renders no notebook whose code did not change."""
-    copy.mkdir()
-    for part in PROJECT_PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, copy / part)
-    for cache in (executed_dir(), RENDERS):  # notebooks run and rendered already
-        if cache.exists():
-            shutil.copytree(cache, under(copy, cache))
-    return copy
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """`make bench`: the project's size and speed figures, printed as a table.
 
 Times, on this machine: a cold build of both languages into site/ (no cached notebook runs or
-renders), a warm rebuild with nothing changed, the writer's loop (`make check`), the whole test
+renders), a warm rebuild with nothing changed, `make serve`'s live preview from a saved sentence
+to the reloaded page (Chromium), the writer's loop (`make check`), the whole test
 suite with site/ already built (`make test`), and a fresh clone's `bash .ci/run` (the venv
 install included; BENCH_FRESH_CLONE=0 skips it). Then the largest page, and each page's transfer
 weight as a reader's browser downloads it: headless Chromium loads the page with an empty cache and
@@ -110,6 +111,39 @@ def weight_table(weights, indexes) -> str:
     return "\n".join(lines)
 
 
+def preview_reloads(site: Path, saves: int = 3) -> str:
+    """`make serve`'s live preview (tools/serve.py) of a scratch copy of the project, started from
+    `site` (built from these files), with a page open in Chromium: the seconds from saving a
+    changed sentence of docs/en/layers.md to the reloaded page's load event, per save."""
+    from playwright.sync_api import sync_playwright
+
+    from tools.scratch import copy_project
+    from tools.serve import Preview, running
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = copy_project(Path(tmp) / "project")
+        preview = Preview(copy, say=lambda *_: None)
+        preview.start(built=site)
+        page = copy / "docs" / "en" / "layers.md"
+        original = page.read_text(encoding="utf-8")
+        title_end = original.index("\n", original.index("# ")) + 1
+        seconds = []
+        with running(preview) as base, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+            tab = browser.new_page()
+            tab.goto(base + "layers/", wait_until="load")
+            for save in range(saves):
+                marker = f"Saved sentence number {save}."
+                start = time.perf_counter()
+                page.write_text(f"{original[:title_end]}\n{marker}\n{original[title_end:]}", encoding="utf-8")
+                tab.wait_for_event("load", timeout=120_000)
+                while marker not in tab.content():  # a reload without it (another change): the next one
+                    tab.wait_for_event("load", timeout=120_000)
+                seconds.append(time.perf_counter() - start)
+            browser.close()
+    return ", ".join(f"{value:.1f}" for value in seconds)
+
+
 def figures() -> tuple[list[tuple[str, str]], str]:
     rows = [("snippet files", str(len(snippet_files()))),
             ("snippet sections", str(sum(len(parse_sections(p)) for p in snippet_files())))]
@@ -127,6 +161,7 @@ def figures() -> tuple[list[tuple[str, str]], str]:
                 shutil.move(saved, CACHE)
     # site/ is now built from these files: what `make test` and `make serve` find after a build
     rows.append(("warm rebuild, nothing changed (s: wall / CPU)", timed(BUILD_COMMAND)))
+    rows.append(("live preview: save -> page reloaded (s), 3 saves", preview_reloads(SITE)))
     shutil.rmtree(SNIPPET_RUNS, ignore_errors=True)
     rows.append(("make check, every snippet run (s: wall / CPU)", timed(["make", "check"])))
     rows.append(("make check again, no page changed (s: wall / CPU)", timed(["make", "check"])))

@@ -84,7 +84,7 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
     if stored_by and results.this_python() not in stored_by:
         say(f"note: this is Python {platform.python_version()}; the stored outputs were printed by Python "
             f"{', '.join(sorted(stored_by))}: an output that depends on Python's version may differ")
-    ahead = _run_notebooks_ahead(root)
+    ahead = run_notebooks_ahead(root)
     if ahead:
         say(f"running the notebooks of {len(ahead)} chapters in Jupyter kernels, beside the snippets")
     try:
@@ -113,7 +113,7 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
         stop_ahead()  # when the snippets stopped the build: their kernels would run for nothing
     say("building " + " and ".join(f"{LANGUAGE_NAMES[lang]} into {rel(site_dir(lang, site), root)}/"
                                    for lang in languages))
-    _build_languages(languages, root, site, plugins)
+    build_languages(languages, root, site, plugins)
     if complete:
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.write_text(inputs, encoding="utf-8")
@@ -121,7 +121,7 @@ def build(site: Path = SITE, root: Path = ROOT, check_outputs: bool = True, say=
     return site
 
 
-def _run_notebooks_ahead(root: Path) -> list[str]:
+def run_notebooks_ahead(root: Path) -> list[str]:
     """Start running the chapters' notebooks whose code has not run (tools/notebooks.py), in
     kernels beside the snippets; the pages' build then finds their outputs. A page that cannot
     be made into a notebook is left to the build, which names the problem."""
@@ -135,7 +135,7 @@ def _run_notebooks_ahead(root: Path) -> list[str]:
     return run_ahead({rel(page, root): notebook for page, notebook in notebooks.items()}, root)
 
 
-def _build_languages(languages: tuple[str, ...], root: Path, site: Path, plugins: dict | None) -> None:
+def build_languages(languages: tuple[str, ...], root: Path, site: Path, plugins: dict | None) -> None:
     """The first language here, and at the same time each other one in a process of its own, on
     a core each. The others are built into a hidden folder of the site, which MkDocs leaves
     alone when it empties the site for the first language, and then moved into place; on a
@@ -193,7 +193,7 @@ def _config(lang: str, root: Path, target: Path, plugins: dict | None):
     """A language's MkDocs configuration, building into `target` (its plugins are imported)."""
     from mkdocs.config import load_config
 
-    with _reported(lang, root):
+    with reported(lang, root):
         overrides = {"plugins": plugins} if plugins is not None else {}
         return load_config(str(config_file(lang, root)), site_dir=str(target), strict=True, **overrides)
 
@@ -201,19 +201,20 @@ def _config(lang: str, root: Path, target: Path, plugins: dict | None):
 def _build_language(lang: str, root: Path, config) -> None:
     from mkdocs.commands.build import build as mkdocs_build
 
-    with _reported(lang, root):
+    with reported(lang, root):
         mkdocs_build(config)
 
 
 @contextlib.contextmanager
-def _reported(lang: str, root: Path):
-    """MkDocs logs why it stops, then raises a bare "Aborted": a BuildError says both."""
+def reported(lang: str, root: Path):
+    """MkDocs logs why it stops, then raises a bare "Aborted": a BuildError says both. Yields
+    what MkDocs warned of so far (`.lines`)."""
     from mkdocs.exceptions import MkDocsException
 
     said = _Said()
     logging.getLogger("mkdocs").addHandler(said)
     try:
-        yield
+        yield said
     except MkDocsException as error:
         raise BuildError("\n".join([*said.lines, f"{config_file(lang, root).name}: {error}"])) from None
     finally:
@@ -237,11 +238,19 @@ def fingerprint(root: Path, site: Path) -> str:
 
     addresses = f"{site_url(SOURCE)}\0{repo_url()}"  # where the pages say they are, and their repository
     digest = hashlib.sha256(f"{site}\0{commit(root)}\0{torch.__version__}\0{current_device()}\0{addresses}".encode())
+    for path in input_files(root):
+        digest.update(f"\0{path.relative_to(root)}\0".encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def input_files(root: Path) -> list[Path]:
+    """Every file a build reads from the project (project.INPUTS), in a fixed order."""
+    found = []
     for name in INPUTS:
         for path in sorted([root / name] if (root / name).is_file() else (root / name).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(f"\0{path.relative_to(root)}\0".encode() + path.read_bytes())
-    return digest.hexdigest()
+                found.append(path)
+    return found
 
 
 if __name__ == "__main__":
