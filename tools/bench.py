@@ -7,12 +7,15 @@ install included; BENCH_FRESH_CLONE=0 skips it). Then the largest page, and each
 weight as a reader's browser downloads it: headless Chromium loads the page with an empty cache and
 counts everything it fetches, text gzipped as web hosts serve it; the search index, which every
 page fetches, apart, once per language. Pages over 300 KB and indexes over 1 MB are flagged.
+Last, each page's snippet CPU seconds, and every section over half a CPU second (issue 21 keeps
+each section under it, so that `make check` stays a loop of seconds).
 Figures, not pass/fail; a step that fails stops the bench with that step's own output.
 """
 
 from __future__ import annotations
 
 import gzip
+import multiprocessing
 import os
 import resource
 import shutil
@@ -20,14 +23,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from tools.browser import CHROMIUM_ARGS, SEARCH_INDEX, chromium, served
 from tools.pages import pages
 from tools.project import CACHE, LANGUAGES, ROOT, SITE, SNIPPET_RUNS
-from tools.snippets import parse_sections, snippet_files
+from tools.snippets import cpu_seconds, parse_sections, snippet_files
 
 PAGE_LIMIT, INDEX_LIMIT = 300 * 1024, 1024 * 1024
+SECTION_LIMIT = 0.5  # CPU seconds of one snippet section
 BUILD_COMMAND = [sys.executable, "-m", "tools.build"]  # `make build`: into site/
 KINDS = {"document": "HTML", "stylesheet": "CSS", "script": "JS", "font": "fonts", "image": "images"}
 
@@ -110,6 +115,29 @@ def weight_table(weights, indexes) -> str:
     return "\n".join(lines)
 
 
+def _one_thread() -> None:
+    # With more threads, OpenMP's idle threads spin, and on a busy machine that counts as CPU time:
+    # a page's figure doubled from one run to the next. One thread counts the work alone.
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def snippet_cpu() -> str:
+    """Each page's snippet CPU seconds and its sections over SECTION_LIMIT: every file run in a
+    fresh process (torch imported first), so a one-time cost such as the first torch.compile's
+    warm-up counts in the page that pays it, as it would for a reader running that page alone."""
+    files = snippet_files()
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn, initializer=_one_thread, max_tasks_per_child=1) as pool:
+        seconds = list(pool.map(cpu_seconds, files))
+    lines = ["| page | CPU s | sections over 0.5 CPU s |", "|---|---|---|"]
+    for path, by_section in zip(files, seconds):
+        over = ", ".join(f"{name} {s:.2f}" for name, s in by_section.items() if s > SECTION_LIMIT)
+        lines.append(f"| {path.stem} | {sum(by_section.values()):.2f} | {over or 'none'} |")
+    return "\n".join(lines)
+
+
 def figures() -> tuple[list[tuple[str, str]], str]:
     rows = [("snippet files", str(len(snippet_files()))),
             ("snippet sections", str(sum(len(parse_sections(p)) for p in snippet_files())))]
@@ -142,12 +170,12 @@ def figures() -> tuple[list[tuple[str, str]], str]:
     for lang, (raw, size) in sorted(indexes.items()):
         flag = " (over 1 MB)" if max(raw, size) > INDEX_LIMIT else ""
         rows.append((f"search index ({lang}), raw / transfer (KB)", f"{raw / 1024:.0f} / {size / 1024:.0f}{flag}"))
-    return rows, weight_table(weights, indexes)
+    return rows, weight_table(weights, indexes), snippet_cpu()
 
 
 def main() -> int:
     try:
-        rows, table = figures()
+        rows, table, snippets = figures()
     except StepFailed as failure:
         print(f"make bench stopped: {failure}", file=sys.stderr)
         return 1
@@ -156,6 +184,7 @@ def main() -> int:
     for name, value in rows:
         print(f"| {name:<{width}} | {value} |")
     print(f"\nTransfer weight of each page, KB (text gzipped; the search index apart):\n\n{table}")
+    print(f"\nSnippet CPU seconds of each page, one thread, each page in a fresh process:\n\n{snippets}")
     return 0
 
 
