@@ -40,11 +40,11 @@ import nbformat
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 
-from tools.browser import CHROMIUM_ARGS, SEARCH_INDEX, chromium, served
+from tools.browser import CHROMIUM_ARGS, chromium, served
 from tools.comments import shown_sections
 from tools.notebooks import TRY_IT
 from tools.pages import chapters
-from tools.project import BUILD, LANGUAGES, ROOT, SOURCE, site_dir
+from tools.project import BUILD, LANGUAGES, ROOT, SEARCH_INDEX, SOURCE, site_dir
 from tools.snippets import parse_sections
 
 pytestmark = pytest.mark.browser

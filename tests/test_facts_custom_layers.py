@@ -9,8 +9,8 @@ import re
 import tempfile
 import types
 import warnings
-from unittest import mock
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest

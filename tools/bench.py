@@ -26,9 +26,9 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from tools.browser import CHROMIUM_ARGS, SEARCH_INDEX, chromium, served
+from tools.browser import CHROMIUM_ARGS, chromium, served
 from tools.pages import pages
-from tools.project import CACHE, LANGUAGES, ROOT, SITE, SNIPPET_RUNS
+from tools.project import CACHE, LANGUAGES, ROOT, SEARCH_INDEX, SITE, SNIPPET_RUNS
 from tools.snippets import cpu_seconds, parse_sections, snippet_files
 
 PAGE_LIMIT, INDEX_LIMIT = 300 * 1024, 1024 * 1024

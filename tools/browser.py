@@ -12,7 +12,6 @@ import sys
 import threading
 from pathlib import Path
 
-SEARCH_INDEX = "search/search_index.json"  # each language's, where Material's search plugin writes it
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 

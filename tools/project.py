@@ -23,6 +23,7 @@ RENDERS = CACHE / "mkdocs-jupyter"  # mkdocs-jupyter's pages rendered from noteb
 SNIPPET_RUNS = CACHE / "snippet-runs"  # what unchanged snippets printed, read back by `make check`
 BUILD = ROOT / "build"  # this run's records (build/results/) and screenshots: not committed
 RECORDS = BUILD / "results"  # the record of the snippets' run made by this build, per device
+SEARCH_INDEX = "search/search_index.json"  # in each language's folder of a site, where Material's search writes it
 COMMITTED_RECORDS = ROOT / "results"  # reviewed records of GPU runs (results/cuda.json)
 # What the site is built from: every file below these is an input of a build (tools/build.py)
 INPUTS = ("docs", "snippets", "outputs", "results", "overrides", "tools", "mkdocs.yml", "mkdocs.zh.yml",
