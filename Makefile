@@ -21,7 +21,7 @@ endif
 CPU_TORCH := $(if $(and $(TORCH_INDEX),$(filter Linux-x86_64,$(shell uname -s)-$(shell uname -m))),$(BIN)/python \
 	-m pip install --quiet --disable-pip-version-check --no-deps --retries 1 --index-url $(TORCH_INDEX) "$(TORCH_PIN)")
 
-.PHONY: install build serve test check outputs rounding comments bench gpu new-page translated clean
+.PHONY: install build serve test check audit outputs rounding comments bench gpu new-page translated clean
 
 install: $(VENV)/.installed
 
@@ -52,6 +52,19 @@ test: install browser-deps
 # tests/test_facts_*.py that check the pages' claims against PyTorch: `make test` runs those.
 check: $(NEEDS_VENV)
 	REUSE_SNIPPET_RUNS=1 $(PY) -m pytest tests --ignore-glob="tests/test_facts_*.py" -m "not site and not browser and not scratch and not kernel and not rounding" -q
+
+# Lighthouse on the home page and a chapter in each language, served under the site's path
+# (tools/audit.py): fails below 100 in accessibility, best practices or SEO. The site is built
+# first where it is not up to date. Lighthouse comes from npm, as package-lock.json pins it,
+# without its install scripts: no browser is downloaded, it drives the Chromium of browser-deps.
+audit: $(NEEDS_VENV) browser-deps node_modules/.installed
+	$(PY) -m tools.build
+	$(PY) -m tools.audit
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "make audit needs Node.js (18.16 or later) and npm" >&2; exit 1; }
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
 
 # What tests/test_browser.py needs: Debian's chromium and a CJK font (installed where missing).
 browser-deps:

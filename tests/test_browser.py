@@ -1,15 +1,20 @@
 """The built site as a reader uses it, in a real headless Chromium (Debian's, driven by Playwright).
 
-The `site` fixture's build is served by http.server on 127.0.0.1. One crawl, in two tabs of one
-browser, visits one page of each kind in both languages (the home page, chapters with tables,
-figures and output tabs, a notebook, the glossary, the common mistakes, the test report, the
-404 page) and records what a reader meets there; each test below then checks one part of that
-record: the language menu (clicked, to the same page in the other language), console errors,
-requests that leave 127.0.0.1 or fail, images that do not load, dead in-page links, a 375 px
-phone screen, screenshots (build/screenshots/), axe-core, and the copy buttons, clicked, with
-each language's comments. Search, the light and dark schemes, the language menu under the
-mouse and the printable edition (laid out for print and saved as a PDF) are checked in other
-tabs while the crawl runs.
+The `site` fixture's build is served by http.server on 127.0.0.1, under the path of the site's own
+address (tools.browser.site_path(): /pytorch-models/ for a local build, /REPOSITORY/ in CI), as
+GitHub Pages serves it; in the browser, the site's own address, which the pages name in their
+head, llms.txt and the sitemaps, reaches that server. One crawl, in two tabs of one browser,
+visits one page of each kind in both languages (the home page, chapters with tables, figures and
+output tabs, a notebook, the glossary, the common mistakes, the test report, the 404 page) and
+records what a reader meets there; each test below then checks one part of that record: the
+language menu (clicked, to the same page in the other language), console errors, requests that
+leave the site or fail, sitemaps fetched by Material's script, every address of the site that
+the page links or loads (each asked for once), images that do not load, dead in-page links, a
+375 px phone screen, screenshots (build/screenshots/), axe-core, and the copy buttons, clicked,
+with each language's comments. Search, the light and dark schemes, the language menu under the
+mouse, the printable edition (laid out for print and saved as a PDF), missing addresses under
+the site's path (the 404 page, with its styles and links), and llms.txt, the sitemaps and
+robots.txt (every address they name) are checked in other tabs while the crawl runs.
 
 What every page has in its HTML (its language, alt texts, the links to report a problem, the
 language menu's links, the code of every code block) is checked on every page, without a
@@ -40,11 +45,12 @@ import nbformat
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 
-from tools.browser import CHROMIUM_ARGS, chromium, served
+from tools.browser import CHROMIUM_ARGS, chromium, served, site_path
 from tools.comments import shown_sections
+from tools.notebook_setup import INSTALL_COMMENTS
 from tools.notebooks import TRY_IT
 from tools.pages import chapters
-from tools.project import BUILD, LANGUAGES, ROOT, SEARCH_INDEX, SOURCE, site_dir
+from tools.project import BUILD, LANGUAGES, ROOT, SEARCH_INDEX, SOURCE, TRANSLATIONS, colab_url, site_dir, site_url
 from tools.snippets import parse_sections
 
 pytestmark = pytest.mark.browser
@@ -54,6 +60,11 @@ SCREENSHOTS = BUILD / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
 CRAWL_TIMEOUT = 180  # seconds: a page that never answers fails the tests instead of hanging them
+SITE = site_url(SOURCE)  # the site's own address, as its pages name it
+# Addresses under the site's path that hold nothing: each gets the site's 404 page (the English
+# one, as GitHub Pages serves the root's 404.html for every missing address).
+MISSING = ["no-such-page/", "zh/no/such/page"]
+MARKDOWN_LINK = r"\]\((https?://[^)\s]+)\)"  # an absolute address in Markdown: llms.txt, notebooks
 SETUP = ("Run `make test` (it runs tools/browser_deps.sh), or as root: "
          "apt-get update && apt-get install -y chromium fonts-noto-cjk")
 
@@ -104,6 +115,18 @@ INSPECT_JS = """() => ({
       .map(text => `a Markdown cell shows code again: ${JSON.stringify(text.slice(0, 60))}`))(
       [...document.querySelectorAll('.jp-CodeCell .highlight-ipynb pre')].map(p => p.textContent)),
   ],
+})"""
+
+# Every address the page links or loads, as the browser resolves it.
+ADDRESSES_JS = """() => [...document.querySelectorAll(
+    'a[href], link[href], img[src], script[src], source[src], iframe[src]')]
+  .map(e => new URL(e.getAttribute('href') ?? e.getAttribute('src'), document.baseURI).href)"""
+
+# The 404 page: its title, and whether Material's styles apply (its header sticks to the top).
+MISSING_JS = """() => ({
+  title: (document.querySelector('.md-content h1') || {}).textContent || '',
+  styled: getComputedStyle(document.querySelector('.md-header')).position === 'sticky',
+  sheets: [...document.styleSheets].map(s => { try { return s.cssRules.length; } catch (e) { return 0; } }),
 })"""
 
 # At 375 px: the page must not scroll sideways, nothing may stick out past the right edge, and
@@ -205,8 +228,10 @@ class Visit:
     html_lang: str = ""
     landed: str = ""  # where the language menu takes the reader
     errors: list[str] = field(default_factory=list)  # console errors, uncaught exceptions
-    outside: list[str] = field(default_factory=list)  # requests to another host
+    outside: list[str] = field(default_factory=list)  # requests to another site
     failed: list[str] = field(default_factory=list)  # requests that failed or got an error status
+    sitemaps: list[str] = field(default_factory=list)  # sitemaps the page's script fetched
+    addresses: list[str] = field(default_factory=list)  # addresses of the site it names that do not answer
     images: list[str] = field(default_factory=list)
     contents: list[str] = field(default_factory=list)  # dead in-page links, missing contents entries
     phone: list[str] = field(default_factory=list)
@@ -231,6 +256,8 @@ class Crawl:
     schemes: list[str]  # what is wrong with the light and dark schemes
     menu: list[str]  # what is wrong with the language menu under the mouse
     printed: dict[str, dict | str]  # language -> what its printable edition shows, or why not
+    missing: list[str]  # what is wrong with the 404 page at missing addresses
+    files: list[str]  # what is wrong with llms.txt, the sitemaps and robots.txt
 
 
 def home(base: str, lang: str) -> str:
@@ -242,18 +269,40 @@ def chapter_of(path: str) -> str | None:
     return path.strip("/") if path.strip("/") in CHAPTERS else None
 
 
-async def unsearched(browser, **options):
+def local(url: str, base: str) -> str:
+    """An address of the site, as its pages name it, on the tests' server (at `base`)."""
+    return base + url[len(SITE):] if url.startswith(SITE) else url
+
+
+async def new_context(browser, base: str, **options):
+    """A browser context in which the site's own address reaches the tests' server."""
+    context = await browser.new_context(**options)
+
+    async def served_instead(route):
+        from playwright.async_api import Error
+
+        try:
+            await route.fulfill(response=await route.fetch(url=local(route.request.url, base)))
+        except Error:  # the page that asked has gone on to the next: no one to answer
+            pass
+
+    await context.route(lambda url: url.startswith(SITE), served_instead)
+    return context
+
+
+async def unsearched(browser, base: str, **options):
     """A browser context whose pages get their language's search index without its documents.
     A page builds its search index from them as soon as it loads, which costs as much as loading
     the page; the index, and the search built from it, is the same on every page of a language,
     and the search tab (_search_all) tests it with every document, on each language's home page."""
-    context = await browser.new_context(**options)
-    await context.route(f"**/{SEARCH_INDEX}", _without_documents)
+    context = await new_context(browser, base, **options)
+
+    async def without_documents(route):
+        body = _index_without_documents(local(route.request.url, base))
+        await route.fulfill(content_type="application/json", body=body)
+
+    await context.route(f"**/{SEARCH_INDEX}", without_documents)
     return context
-
-
-async def _without_documents(route):
-    await route.fulfill(content_type="application/json", body=_index_without_documents(route.request.url))
 
 
 @functools.cache
@@ -289,19 +338,57 @@ async def _everything(site: Path) -> Crawl:
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     for lang in LANGUAGES:
         (SCREENSHOTS / lang).mkdir(parents=True)
-    with served(site) as base:
+    with served(site, site_path()) as base:
         visits = {(lang, path): Visit(lang, path, home(base, lang) + path)
                   for lang in LANGUAGES for path in VISITED}
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-            _, (searches, search_problems), schemes, menu, printed = await asyncio.gather(  # in separate tabs
-                asyncio.wait_for(_crawl(browser, base, visits), CRAWL_TIMEOUT),
+            addresses = Addresses(await playwright.request.new_context(), base)
+            _, (searches, search_problems), schemes, menu, printed, missing, files = await asyncio.gather(  # in tabs
+                asyncio.wait_for(_crawl(browser, base, visits, addresses), CRAWL_TIMEOUT),
                 _search_all(browser, base),
                 _guarded(_schemes(browser, base)),
                 _guarded(_menu_under_the_mouse(browser, base)),
-                _print_editions(browser, base))
+                _print_editions(browser, base, addresses),
+                _guarded(_missing(browser, base, addresses)),
+                _guarded(_site_files(base, addresses)))
+            await addresses.request.dispose()
             await browser.close()
-    return Crawl(base, visits, searches, search_problems, schemes, menu, printed)
+    return Crawl(base, visits, searches, search_problems, schemes, menu, printed, missing, files)
+
+
+class Addresses:
+    """Addresses of the site that pages name, each asked for once (HEAD) from the tests' server:
+    each must be under the site's path and answer 200 (after redirects, as a browser follows
+    them). Addresses of other sites are not followed."""
+
+    def __init__(self, request, base: str) -> None:
+        self.request, self.base = request, base
+        self.site = {_origin(base), _origin(SITE)}
+        self.answers: dict[str, asyncio.Task] = {}
+
+    async def problems(self, addresses: list[str]) -> list[str]:
+        problems, asked = [], {}
+        for address in dict.fromkeys(address.split("#")[0] for address in addresses):
+            if _origin(address) not in self.site:
+                continue
+            url = local(address, self.base)
+            if not url.startswith(self.base):
+                problems.append(f"{address} is outside the site's path {urlsplit(self.base).path}")
+                continue
+            if url not in self.answers:
+                self.answers[url] = asyncio.ensure_future(self.request.head(url))
+            asked[address] = self.answers[url]
+        for address, answer in asked.items():
+            status = (await answer).status
+            if status != 200:
+                problems.append(f"{address}: HTTP {status}")
+        return problems
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 class MissingBrowser(Exception):
@@ -321,9 +408,11 @@ def crawl(request, site):
 def listen(tab, base: str, current):
     """Record console errors and requests of a tab into `current()`, the Visit being made."""
     def request(req):
-        host = urlsplit(req.url).hostname
-        if urlsplit(req.url).scheme in ("http", "https", "ws", "wss") and host != "127.0.0.1":
+        parts = urlsplit(req.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and not req.url.startswith((_origin(base), SITE)):
             current().outside.append(req.url)
+        if parts.path.endswith("/sitemap.xml"):  # Material's script, for link[rel=alternate] (tools/language_links.py)
+            current().sitemaps.append(req.url)
 
     def failed(req):
         if "ERR_ABORTED" not in (req.failure or ""):  # a navigation cut short by the next one
@@ -366,11 +455,12 @@ def _check_notebook(data: bytes, href: str, visit: Visit, title: str) -> None:
         visit.notebooks.append(f"{href} has no code to run")
 
 
-async def _at_desktop_width(tab, visit: Visit) -> None:
-    """What is checked on a page at desktop width: language, images, a screenshot, notebook links
-    on chapter pages, axe, the test report's statuses; then the copy buttons (last: the "Copied"
-    notice they show would be in the screenshot and in axe's way)."""
+async def _at_desktop_width(tab, visit: Visit, addresses: Addresses) -> None:
+    """What is checked on a page at desktop width: language, images, the addresses it names, a
+    screenshot, notebook links on chapter pages, axe, the test report's statuses; then the copy
+    buttons (last: the "Copied" notice they show would be in the screenshot and in axe's way)."""
     seen = await tab.evaluate(INSPECT_JS)
+    visit.addresses = await addresses.problems(await tab.evaluate(ADDRESSES_JS))
     visit.html_lang, visit.contents = seen["lang"], seen["contents"]
     for image in seen["images"]:
         if not image["loaded"]:
@@ -381,16 +471,23 @@ async def _at_desktop_width(tab, visit: Visit) -> None:
     if visit.path == "test-report/":
         visit.statuses = await tab.evaluate(STATUS_JS)
     if chapter_of(visit.path):
-        await _notebook_links(tab, visit, seen)
+        await _notebook_links(tab, visit, seen, addresses)
     if visit.path in AXE_ON[visit.lang]:
         await tab.evaluate(AXE_SCRIPT + AXE_SETUP + ("" if visit.path == CONTRAST_ON else NO_CONTRAST))
         visit.axe = await tab.evaluate(AXE_JS)
 
 
-async def _notebook_links(tab, visit: Visit, seen: dict) -> None:
-    """A chapter page: its two notebook links."""
+async def _notebook_links(tab, visit: Visit, seen: dict, addresses: Addresses) -> None:
+    """A chapter page: its two notebook links, then Colab's where the site has a repository on
+    github.com (not followed: it is outside the site; tests/test_colab.py checks its address), and
+    the addresses of the site that the downloaded notebook links (absolute: a download is read anywhere)."""
     title = seen["title"].replace("¶", "").strip()
     links = seen["notebookLinks"]
+    colab = colab_url(visit.lang, visit.path.strip("/"))
+    if colab:
+        if links[2:] != [colab]:
+            visit.notebooks.append(f"expected the link to {colab} last: {links}")
+        links = links[:2]
     if len(links) != 2 or not links[1].endswith(".ipynb"):
         visit.notebooks.append(f"expected a link to the notebook page, then one to download it: {links}")
     for href in links:
@@ -399,19 +496,21 @@ async def _notebook_links(tab, visit: Visit, seen: dict) -> None:
             visit.notebooks.append(f"{href}: HTTP {response.status}")
         elif href.endswith(".ipynb"):
             _check_notebook(await response.body(), href, visit, title)
+            named = re.findall(MARKDOWN_LINK, await response.text())
+            visit.notebooks += [f"{href}: {problem}" for problem in await addresses.problems(named)]
         elif "jupyter-wrapper" not in await response.text():
             visit.notebooks.append(f"{href} is not a notebook page")
 
 
-async def _crawl(browser, base: str, visits: dict) -> None:
-    context = await unsearched(browser, viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"])
+async def _crawl(browser, base: str, visits: dict, addresses: Addresses) -> None:
+    context = await unsearched(browser, base, viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"])
     copy_lock = asyncio.Lock()  # one clipboard for both tabs
     queue: asyncio.Queue[str] = asyncio.Queue()
     for path in sorted({path for _, path in visits}, key=lambda p: (not chapter_of(p), p)):
         queue.put_nowait(path)  # chapters first: they take longest
 
     async def at_desktop_width(tab, visit):
-        await _at_desktop_width(tab, visit)
+        await _at_desktop_width(tab, visit, addresses)
         if visit.path in (f"{COPIED}/", f"notebooks/{COPIED}/"):
             async with copy_lock:
                 visit.copies = await tab.evaluate(COPY_JS)
@@ -453,9 +552,9 @@ async def _guarded(check) -> list[str]:
         return [f"stopped by {error!r}"]
 
 
-async def _print_editions(browser, base: str) -> dict[str, dict | str]:
+async def _print_editions(browser, base: str, addresses: Addresses) -> dict[str, dict | str]:
     """Each language's printable edition, laid out for print, and saved as a PDF."""
-    context = await unsearched(browser, viewport=DESKTOP)
+    context = await unsearched(browser, base, viewport=DESKTOP)
     tab = await context.new_page()
     visit = Visit("", "print", base)
     listen(tab, base, lambda: visit)
@@ -467,8 +566,9 @@ async def _print_editions(browser, base: str) -> dict[str, dict | str]:
             printed[lang] = await tab.evaluate(PRINT_JS)
             pdf = await tab.pdf(format="A4", page_ranges="1-3")  # what "save as PDF" writes, its first pages
             printed[lang]["pdf"] = len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) if pdf.startswith(b"%PDF") else 0
-            printed[lang]["problems"] = visit.errors + visit.outside + visit.failed
-            visit.errors, visit.outside, visit.failed = [], [], []
+            printed[lang]["problems"] = visit.errors + visit.outside + visit.failed + visit.sitemaps
+            printed[lang]["problems"] += await addresses.problems(await tab.evaluate(ADDRESSES_JS))
+            visit.errors, visit.outside, visit.failed, visit.sitemaps = [], [], [], []
         except Exception as error:  # noqa: BLE001 - reported by the test of this language
             printed[lang] = f"not checked: {error!r}"
     await context.close()
@@ -500,7 +600,7 @@ def test_language_menu_leads_to_the_same_page_and_back(crawl):
 
 async def _menu_under_the_mouse(browser, base: str) -> list[str]:
     """The language menu used with the mouse: on a desktop screen, then on a phone's."""
-    context = await unsearched(browser, viewport=DESKTOP)
+    context = await unsearched(browser, base, viewport=DESKTOP)
     tab = await context.new_page()
     english, chinese = f"{base}{CHAPTERS[0]}/", f"{base}zh/{CHAPTERS[0]}/"
     problems = []
@@ -525,7 +625,7 @@ def test_no_console_errors(crawl):
     assert not errors, "\n".join(errors)
 
 
-def test_no_request_leaves_127_0_0_1(crawl):
+def test_no_request_leaves_the_site(crawl):
     outside = problems_of(crawl, "outside")
     assert not outside, "\n".join(outside)
 
@@ -533,6 +633,20 @@ def test_no_request_leaves_127_0_0_1(crawl):
 def test_no_request_fails(crawl):
     failed = problems_of(crawl, "failed")
     assert not failed, "\n".join(failed)
+
+
+def test_every_address_of_the_site_that_a_page_links_or_loads_answers_under_the_sites_path(crawl):
+    """Links, styles, scripts, images, and the head's canonical and language links (absolute:
+    the site's own address, reaching the tests' server)."""
+    problems = problems_of(crawl, "addresses")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_page_fetches_a_sitemap(crawl):
+    """Material's script would fetch sitemap.xml next to each language link of the head, where
+    there is none (tools/language_links.py stops it)."""
+    fetched = problems_of(crawl, "sitemaps")
+    assert not fetched, "\n".join(fetched)
 
 
 def test_images_load(crawl):
@@ -572,7 +686,10 @@ def test_copy_buttons_copy_exactly_the_code_shown_with_the_languages_comments(cr
     if copied != sections:
         problems.append(f"{page.name}: the copy buttons give {len(copied)} blocks that are not the "
                         f"{len(sections)} sections of snippets/{COPIED}.py as this language shows them")
-    if [c["copied"] for c in notebook.copies if c["copied"] != TRY_IT[lang]] != copied:
+    from_notebook = [c["copied"] for c in notebook.copies if c["copied"] != TRY_IT[lang]]
+    if not from_notebook or not from_notebook[0].startswith(INSTALL_COMMENTS[lang][0]):
+        problems.append(f"{notebook.name}: its first code is not the install cell (tools/notebook_setup.py)")
+    if from_notebook[1:] != copied:
         problems.append(f"{notebook.name}: its copy buttons copy other code than the chapter page's")
     for text in copied:
         if re.search(r"^(>>>|\.\.\.|\$) ", text, re.M):
@@ -629,7 +746,7 @@ async def _search(tab, home: str, term: str) -> list[str]:
 
 async def _search_all(browser, base: str) -> tuple[dict, list[str]]:
     """Every term of SEARCHES, typed in the search box of its language's home page."""
-    context = await browser.new_context(viewport=DESKTOP)
+    context = await new_context(browser, base, viewport=DESKTOP)
     tab = await context.new_page()
     visit = Visit("", "search", base)
     listen(tab, base, lambda: visit)
@@ -648,13 +765,14 @@ async def _search_all(browser, base: str) -> tuple[dict, list[str]]:
 def test_searching_a_chapters_main_word_lists_that_chapter_first(crawl, lang, term):
     found = crawl.searches[(lang, term)]
     assert isinstance(found, list), f"{term!r}: {found}"
-    root = "/" if lang == SOURCE else f"/{lang}/"
+    root = urlsplit(home(crawl.base, lang)).path
+    others = tuple(urlsplit(home(crawl.base, other)).path for other in TRANSLATIONS)
     expected = f"{root}{SEARCHES[lang][term]}/"
     hint = ("" if lang == SOURCE else "; Material cuts a Chinese query where its first characters are a word of the "
             "search index: where jieba made one (设 out of 设为), reword that sentence or add the longer word to "
             "docs/search-words.zh.txt")
     assert found[:1] == [expected], f"{term!r} finds {found[:4]}, not {expected} first{hint}"
-    assert all(path.startswith(root) and (lang != SOURCE or not path.startswith("/zh/")) for path in found), \
+    assert all(path.startswith(root) and (lang != SOURCE or not path.startswith(others)) for path in found), \
         f"{term!r} finds pages of the other language: {found}"
     assert not crawl.search_problems, "\n".join(crawl.search_problems)
 
@@ -676,6 +794,59 @@ def test_the_printable_edition_shows_every_chapter_with_code_outputs_figures_and
     assert printed["figures"] and all(f["shown"] and f["loaded"] for f in printed["figures"]), printed["figures"]
     assert printed["cpuTabs"] and all(t["first"] == "CPU" and t["shown"] for t in printed["cpuTabs"])
     assert printed["pdf"] == 3, printed["pdf"]  # the print dialog's "save as PDF", done by Chromium
+
+
+# Each file, and the addresses of the site it names: Markdown links, <loc>, Sitemap: lines.
+SITE_FILES = {"llms.txt": MARKDOWN_LINK, "llms-full.txt": MARKDOWN_LINK, "sitemap.xml": r"<loc>([^<]+)</loc>"}
+
+
+async def _site_files(base: str, addresses: Addresses) -> list[str]:
+    """Each language's llms.txt, llms-full.txt and sitemap, and robots.txt, from the tests' server;
+    every address of the site they name answers there."""
+    files = [(home(base, lang) + name, pattern) for lang in LANGUAGES for name, pattern in SITE_FILES.items()]
+    problems = []
+    for url, pattern in [*files, (base + "robots.txt", r"(?m)^Sitemap: (\S+)$")]:
+        response = await addresses.request.get(url)
+        if response.status != 200:
+            problems.append(f"{url}: HTTP {response.status}")
+            continue
+        named = re.findall(pattern, await response.text())
+        if not named and not url.endswith("llms-full.txt"):
+            problems.append(f"{url} names no address")
+        problems += [f"{url}: {problem}" for problem in await addresses.problems(named)]
+    return problems
+
+
+def test_llms_txt_the_sitemaps_and_robots_txt_name_addresses_that_answer_under_the_sites_path(crawl):
+    assert not crawl.files, "\n".join(crawl.files)
+
+
+async def _missing(browser, base: str, addresses: Addresses) -> list[str]:
+    """Missing addresses under the site's path: each gets the 404 page, with status 404, styled,
+    its links answering. The page itself is the only request that may get a 404."""
+    context = await new_context(browser, base, viewport=DESKTOP)
+    tab = await context.new_page()
+    current = [Visit(SOURCE, "", base)]
+    listen(tab, base, lambda: current[0])
+    problems = []
+    for path in MISSING:
+        url = base + path
+        visit = current[0] = Visit(SOURCE, path, url)
+        response = await tab.goto(url)
+        seen = await tab.evaluate(MISSING_JS)
+        if response.status != 404 or not seen["title"].startswith("404"):
+            problems.append(f"{url}: HTTP {response.status}, title {seen['title']!r}, not the 404 page")
+        if not seen["styled"] or not seen["sheets"] or 0 in seen["sheets"]:
+            problems.append(f"{url}: the 404 page lacks its styles (rules per style sheet: {seen['sheets']})")
+        problems += [f"{url}: {problem}" for problem in await addresses.problems(await tab.evaluate(ADDRESSES_JS))]
+        problems += [f"{url}: {item}" for item in visit.errors + visit.outside + visit.failed + visit.sitemaps
+                     if not item.startswith(f"{url}: HTTP 404") and not item.endswith(f"({url})")]
+    await context.close()
+    return problems
+
+
+def test_a_missing_address_under_the_sites_path_gets_the_404_page_styled_with_links_that_answer(crawl):
+    assert not crawl.missing, "\n".join(crawl.missing)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -777,7 +948,7 @@ async def _schemes(browser, base: str) -> list[str]:
     contrast = "async () => (await axe.run([document.querySelector('.md-header'), ...[...document.querySelectorAll(" \
                "'.md-content article > *')].slice(0, 12)], {runOnly: ['color-contrast']}))" \
                ".violations.flatMap(v => v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + n.failureSummary))"
-    context = await unsearched(browser, viewport=DESKTOP, color_scheme="light")
+    context = await unsearched(browser, base, viewport=DESKTOP, color_scheme="light")
     tab = await context.new_page()
     visit = Visit("", "schemes", base)
     listen(tab, base, lambda: visit)
@@ -796,16 +967,16 @@ async def _schemes(browser, base: str) -> list[str]:
                 problems += [f"{where}: contrast {item}" for item in await tab.evaluate(contrast)]
             else:
                 problems += [f"{where}: contrast {item}" for item in await tab.evaluate(CELL_COLORS_JS)]
-            name = urlsplit(url).path.strip("/").replace("/", "-")
+            name = url.removeprefix(base).strip("/").replace("/", "-")
             await tab.screenshot(path=SCREENSHOTS / f"{name}-{'dark' if dark else 'light'}.png")
     await context.close()
     # A reader whose system is dark gets the dark scheme without choosing it.
-    context = await unsearched(browser, viewport=DESKTOP, color_scheme="dark")
+    context = await unsearched(browser, base, viewport=DESKTOP, color_scheme="dark")
     tab = await context.new_page()
     await tab.goto(f"{base}zh/{CHAPTERS[-1]}/")
     problems += _check_scheme(await tab.evaluate(SCHEME_JS), True, f"{base}zh/{CHAPTERS[-1]}/ (system dark)")
     await context.close()
-    return problems + visit.errors + visit.outside + visit.failed
+    return problems + visit.errors + visit.outside + visit.failed + visit.sitemaps
 
 
 def test_light_and_dark_schemes_both_work(crawl):

@@ -1,10 +1,14 @@
 """Each chapter's notebook runs once for all languages, and again whenever what its outputs depend
 on changes: its code (not its comments), the torch release, the device, the pinned packages,
-Python's release, and the way a run is stored."""
+Python's release, and the way a run is stored. Its code opens with the install of what a
+reader's Python lacks (Colab's, say)."""
 
+import importlib.util
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +19,7 @@ from pymdownx.snippets import SnippetMissingError
 
 import tools.notebooks
 import tools.snippets
+from tools.notebook_setup import ABOUT_ID, INSTALL_ID
 from tools.notebooks import (
     PARALLEL_KERNELS,
     NotebookError,
@@ -27,7 +32,7 @@ from tools.notebooks import (
     wait_ahead,
 )
 from tools.pages import expand
-from tools.project import ROOT
+from tools.project import ROOT, pins
 
 
 def notebook(lang, page="layers.md"):
@@ -128,3 +133,47 @@ def test_stopped_runs_shut_their_kernels_down(tmp_path, ahead):
     stop_ahead()
     assert kernels_of_this_process() == []
     assert not executed_dir(tmp_path).exists()  # nothing ran to the end
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_code_opens_with_a_note_on_the_outputs_and_the_install_of_what_is_missing(lang):
+    """For Colab, say: the first code cell installs the chapter's packages (at requirements.txt's
+    releases) that are missing, after a note naming the torch, device and Python that print the outputs."""
+    made = notebook(lang, "parameters.md")  # its code imports torchinfo
+    ids = [cell.id for cell in made.cells]
+    first_code = [cell.cell_type for cell in made.cells].index("code")
+    assert ids[first_code - 1 : first_code + 1] == [ABOUT_ID, INSTALL_ID]
+    about, install = made.cells[first_code - 1].source, made.cells[first_code].source
+    assert f"torch {torch.__version__}" in about and platform.python_version() in about
+    assert f"`torchinfo=={pins()['torchinfo']}`" in about
+    assert f'"torchinfo": "torchinfo=={pins()["torchinfo"]}"' in install
+    assert f'"torch": "torch=={pins()["torch"]}"' in install
+    assert "numpy" not in install  # the parameters chapter does not import it
+
+
+@pytest.mark.parametrize("installed", [{}, {"torchinfo": None}, {"torch": "2.4.1+cu121"},
+                                       {"torch": "2.13.0+cu126", "torchinfo": "9.0"}])
+def test_the_install_cell_installs_what_is_missing_or_older(monkeypatch, installed):
+    """A package is installed at requirements.txt's release where the reader's Python lacks it
+    (None) or has an older release (Colab's torch, say); a release as new or newer is left alone."""
+    install = next(cell.source for cell in notebook("en", "parameters.md").cells if cell.id == INSTALL_ID)
+    ran, version = [], importlib.metadata.version
+
+    def reader_version(name):
+        if installed.get(name, "") is None:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return installed.get(name) or version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", reader_version)
+    monkeypatch.setattr(subprocess, "run", lambda command, **options: ran.append((command, options)))
+    exec(install, {})  # noqa: S102 - the cell's own code, as the reader's kernel runs it
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    replaced = sorted(name for name, release in installed.items() if release is None or release.startswith("2.4"))
+    assert ran == [([*pip, f"{name}=={pins()[name]}"], {"check": True}) for name in replaced]
+
+
+def test_a_chapter_that_imports_an_unpinned_package_names_the_page_and_package():
+    page = ROOT / "docs" / "en" / "layers.md"
+    text = "# Layers\n\n```python\nimport torch\nimport yaml\nfrom tools.project import ROOT\n```\n"
+    with pytest.raises(NotebookError, match=r"^docs/en/layers\.md: its code imports tools, yaml, which requirements"):
+        page_to_notebook(text, "en", page, "../")

@@ -10,7 +10,9 @@ import pytest
 
 from tools.comments import shown_sections
 from tools.compare import compare
+from tools.language_links import OPT_IN, SELECTOR
 from tools.links import problems as link_problems
+from tools.notebook_setup import INSTALL_ID
 from tools.notebooks import TRY_IT
 from tools.pages import CJK, chapters, pages, snippet_for
 from tools.project import LANGUAGES, SEARCH_INDEX, SOURCE, docs_dir, repo_url, site_dir, site_url
@@ -102,7 +104,9 @@ def test_chapter_notebook_is_executed_and_downloadable(site, lang, chapter):
     notebook = nbformat.read(folder / "downloads" / f"{chapter.stem}.ipynb", as_version=4)
     nbformat.validate(notebook)
     snippet = snippet_for(docs_dir(lang) / chapter)
-    code_cells = [c for c in notebook.cells if c.cell_type == "code" and c.source != TRY_IT[lang]]
+    code_cells = [c for c in notebook.cells if c.cell_type == "code"]
+    assert code_cells[0].id == INSTALL_ID and not code_cells[0].outputs  # nothing was missing here
+    code_cells = [c for c in code_cells[1:] if c.source != TRY_IT[lang]]
     assert len(code_cells) == len(parse_sections(snippet))
     printed = read_outputs(output_file(snippet))
     for cell, section in zip(code_cells, parse_sections(snippet)):
@@ -241,6 +245,49 @@ def test_sitemaps_list_absolute_addresses_and_robots_txt_names_them(site):
         assert locations and all(loc.startswith(site_url(lang)) for loc in locations)
     robots = (site / "robots.txt").read_text(encoding="utf-8")
     assert [f"Sitemap: {site_url(lang)}sitemap.xml" for lang in LANGUAGES] == re.findall(r"Sitemap: \S+", robots)
+
+
+HEAD_LINK = re.compile(r'<link rel="(canonical|alternate)" href="([^"]*)"(?: hreflang="([^"]*)")?>')
+
+
+def test_every_page_links_itself_in_each_language_by_absolute_addresses_and_has_a_canonical_address(site):
+    """For search engines: the same page in each language, and x-default (the source language's),
+    by absolute addresses (a relative one fails Lighthouse's hreflang audit), each reaching a page
+    of that language. 404.html stands for every missing address: no address, no alternates."""
+    problems = []
+    for name, page_html in built(site):
+        lang, path = name.split("/", 1)
+        head = page_html[:page_html.index("</head>")]
+        links = HEAD_LINK.findall(head)
+        if path == "404.html":
+            problems += [f"{name}: {link}" for link in links]
+            continue
+        path = path.removesuffix("index.html")
+        if [href for rel, href, _ in links if rel == "canonical"] != [site_url(lang) + path]:
+            problems.append(f"{name}: canonical {[link for link in links if link[0] == 'canonical']}, "
+                            f"expected {site_url(lang) + path}")
+        alternates = [(hreflang, href) for rel, href, hreflang in links if rel == "alternate"]
+        expected = [(other, site_url(other) + path) for other in LANGUAGES] + [("x-default", site_url(SOURCE) + path)]
+        if alternates != expected:
+            problems.append(f"{name}: alternates {alternates}, expected {expected}")
+        for hreflang, href in alternates:
+            other = SOURCE if hreflang == "x-default" else hreflang
+            target = site_dir(other, site) / href.removeprefix(site_url(other)) / "index.html"
+            if not href.startswith(site_url(other)) or not target.is_file():
+                problems.append(f"{name}: {hreflang} {href} is no page of the site")
+            elif f'<html lang="{other}"' not in target.read_text(encoding="utf-8"):
+                problems.append(f"{name}: {hreflang} {href} is not a page in {other}")
+    assert not problems, "\n".join(problems[:20])
+
+
+def test_materials_script_fetches_no_sitemap_next_to_the_language_links(site):
+    """tools/language_links.py: every page's script, in both languages, is the changed copy."""
+    for lang in LANGUAGES:
+        scripts = [path for path in (site_dir(lang, site) / "assets" / "javascripts").glob("bundle.*.min.js")]
+        assert len(scripts) == 1, scripts
+        text = scripts[0].read_text(encoding="utf-8")
+        assert OPT_IN in text and SELECTOR not in text, scripts[0]
+        assert f"assets/javascripts/{scripts[0].name}" in html_of(site, lang, CHAPTERS[0])
 
 
 def test_no_file_of_the_site_names_a_placeholder_address(site):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools.project import ROOT
+from tools.project import BRANCH_FILES, ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
@@ -57,3 +57,39 @@ def test_the_site_is_deployed_from_the_tested_build_only_on_main():
     assert [s for s in test["steps"] if s.get("run") == "make test"]
     assert not [s for s in test["steps"] if "build" in s.get("run", "")]  # the tests' build is the one deployed
     assert set(deploy["permissions"]) == {"pages", "id-token"}
+
+
+def test_the_tested_builds_notebooks_go_to_the_colab_branch_with_the_one_write_token():
+    """On main, the test job lays out this build's notebooks (tools/publish_notebooks.py) and
+    uploads that folder; the notebooks job, the only one that may write to the repository, runs
+    no code of it: it pushes what it downloads to the branch that tools/project.py names."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    test, publish = workflow["jobs"]["test"], workflow["jobs"]["notebooks"]
+    assert publish["needs"] == "test" and "refs/heads/main" in publish["if"]
+    assert publish["permissions"] == {"contents": "write"}
+    writes = [name for name, job in workflow["jobs"].items() if job.get("permissions", {}).get("contents") == "write"]
+    assert writes == ["notebooks"]
+    (lay_out,) = [s for s in test["steps"] if s.get("id") == "notebooks"]
+    assert "-m tools.publish_notebooks\n" in lay_out["run"]
+    assert "from tools.project import NOTEBOOKS_BRANCH; print(NOTEBOOKS_BRANCH)" in lay_out["run"]
+    assert test["outputs"]["notebooks-branch"] == "${{ steps.notebooks.outputs.branch }}"
+    steps = test["steps"]
+    (upload,) = [s for s in steps[steps.index(lay_out):] if "upload-artifact" in s.get("uses", "")]
+    assert upload["with"]["path"].rstrip("/") == BRANCH_FILES.relative_to(ROOT).as_posix()
+    assert not [s for s in publish["steps"] if "checkout" in s.get("uses", "")]
+    download, push = publish["steps"]
+    assert "download-artifact" in download["uses"] and download["with"]["name"] == upload["with"]["name"]
+    assert push["working-directory"] == download["with"]["path"]
+    assert push["env"]["BRANCH"] == "${{ needs.test.outputs.notebooks-branch }}"
+    assert 'git push --force "https://x-access-token:$TOKEN@' in push["run"]
+    assert '"HEAD:refs/heads/$BRANCH"' in push["run"]
+
+
+def test_the_audit_runs_on_the_tested_build_after_its_pages_artifact():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["test"]["steps"]
+    where = {key: next(i for i, step in enumerate(steps) if key in (step.get("run") or step.get("uses", "")))
+             for key in ("make test", "actions/upload-pages-artifact", "make audit")}
+    assert where["make test"] < where["actions/upload-pages-artifact"] < where["make audit"]
+    # the same address as the tests' build: make audit finds site/ up to date and builds nothing
+    assert steps[where["make audit"]].get("env") == steps[where["make test"]].get("env")

@@ -26,7 +26,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from tools.browser import CHROMIUM_ARGS, chromium, served
+from tools.browser import CHROMIUM_ARGS, chromium, served, site_path
 from tools.pages import pages
 from tools.project import CACHE, LANGUAGES, ROOT, SEARCH_INDEX, SITE, SNIPPET_RUNS
 from tools.snippets import cpu_seconds, parse_sections, snippet_files
@@ -75,7 +75,7 @@ def page_weights(site: Path) -> tuple[list[tuple[str, dict[str, int], int]], dic
 
     paths = sorted(p.relative_to(site).as_posix().removesuffix("index.html") for p in site.rglob("*.html"))
     weights, indexes = [], {}
-    with served(site) as base, sync_playwright() as playwright:
+    with served(site, site_path()) as base, sync_playwright() as playwright:  # as it is published
         browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         for path in paths:
             context = browser.new_context()  # an empty cache, as on a first visit

@@ -11,6 +11,9 @@ import shutil
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from tools.project import SOURCE, site_url
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -19,6 +22,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def chromium() -> str | None:
     """The Chromium to launch, or None where there is none."""
     return shutil.which(os.environ.get("CHROMIUM", "chromium"))
+
+
+def site_path() -> str:
+    """The path of the site's own address (site_url): "/pytorch-models/" for a local build,
+    "/REPOSITORY/" for GitHub Pages. The browser tests and `make bench` serve the site there, as
+    it is published: the 404 page and the printable edition link by absolute paths."""
+    return urlsplit(site_url(SOURCE)).path
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -61,12 +71,13 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def served(site: Path, path: str = "/"):
+def served(site: Path, path: str = "/", port: int = 0):
     """The site served by http.server on 127.0.0.1 under `path` ("/pytorch-models/", say), from
-    a thread of this process; yields the address of its root (ending in `path`)."""
+    a thread of this process, on `port` (0: a free one); yields the address of its root (ending
+    in `path`)."""
     path = "/" + path.strip("/") + "/" if path.strip("/") else "/"
     handler = type("Handler", (_Handler,), {"base_path": path})
-    server = _Server(("127.0.0.1", 0), functools.partial(handler, directory=str(site)))
+    server = _Server(("127.0.0.1", port), functools.partial(handler, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}{path}"

@@ -2,15 +2,19 @@
 every chapter into an executed notebook, and fill in the generated parts of pages: which runs
 printed a chapter's outputs, CPU/CUDA output tabs and the test report (tools/report.py), the
 glossary table (tools/glossary.py), the common mistakes (tools/mistakes.py) and the notice on a
-stale translation.
+stale translation. The head's language links get each language's address, and Material's script
+is served changed so that it fetches no sitemap for them (tools/language_links.py).
 
 For each chapter page (a page with a snippet file of its name) this writes
 `.cache/notebooks/<lang>/notebooks/<name>.ipynb`, which mkdocs-jupyter renders, and a copy
-under `downloads/` that readers download; a line under the page's title links to both.
+under `downloads/` that readers download; a line under the page's title links to both, and
+where the site has a repository on github.com, to that notebook in Colab (published by
+tools/publish_notebooks.py).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import re
@@ -27,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # MkDocs loads 
 
 from tools.comments import translated_root  # noqa: E402
 from tools.glossary import table as glossary_table  # noqa: E402
+from tools.language_links import BUNDLE, roots, without_sitemap_fetch  # noqa: E402
 from tools.llms import summary  # noqa: E402
 from tools.llms import write as write_llms_txt  # noqa: E402
 from tools.mistakes import tables as mistakes_tables  # noqa: E402
@@ -39,6 +44,7 @@ from tools.project import (  # noqa: E402
     SEARCH_INDEX,
     SITE,
     SOURCE,
+    colab_url,
     docs_dir,
     repo_url,
     site_dir,
@@ -63,6 +69,13 @@ NOTEBOOK_LINE = {
     "zh": "想自己运行本章？可以[以 Notebook 形式查看](notebooks/{name}.ipynb)，"
     "或[下载 {name}.ipynb](downloads/{name}.ipynb)。",
 }
+# With a repository on github.com (tools/project.colab_url), the executed notebook in Colab too
+NOTEBOOK_LINE_COLAB = {
+    "en": "Run this chapter yourself: [open it as a notebook](notebooks/{name}.ipynb), "
+    "[download {name}.ipynb](downloads/{name}.ipynb) or [open it in Colab]({colab}).",
+    "zh": "想自己运行本章？可以[以 Notebook 形式查看](notebooks/{name}.ipynb)、"
+    "[下载 {name}.ipynb](downloads/{name}.ipynb)，或[在 Colab 中打开]({colab})。",
+}
 
 logging.getLogger("jieba").setLevel(logging.WARNING)  # its start-up lines say nothing to a reader
 _texts: dict[str, tuple[str, str, str]] = {}  # page -> (title, summary, text as shown), for llms.txt
@@ -80,6 +93,7 @@ def on_config(config):
     notebook's bytes, which hold the outputs, so new outputs render anew."""
     root, lang = _root(config), config.theme["language"]
     config.site_url, config.repo_url = site_url(lang), repo_url()
+    config.extra["language_roots"] = roots()  # for the head's language links (overrides/main.html)
     config.repo_name = config.repo_url.rstrip("/").split("/", 3)[-1] if config.repo_url else None
     if not config.repo_url:
         config.edit_uri = None  # no repository: no "Edit this page"
@@ -99,6 +113,7 @@ def on_config(config):
 @event_priority(100)  # before mkdocs-jupyter, so that it takes the notebooks made here
 def on_files(files, config):
     root, lang = _root(config), config.theme["language"]
+    _without_sitemap_fetch(files)
     out_dir = under(root, CACHE) / "notebooks" / lang
     for page in pages(lang, root):
         try:
@@ -107,10 +122,10 @@ def on_files(files, config):
             raise PluginError(str(error)) from None
     notebooks = {}
     # The rendered notebook sits at notebooks/<name>/; a download is read anywhere.
-    for folder, link_base in (("notebooks", "../../"), ("downloads", config.site_url or "../")):
-        made = chapter_notebooks(lang, root, link_base)
-        notebooks.update({(folder, page): notebook for page, notebook in made.items()})
     try:
+        for folder, link_base in (("notebooks", "../../"), ("downloads", config.site_url or "../")):
+            made = chapter_notebooks(lang, root, link_base)
+            notebooks.update({(folder, page): notebook for page, notebook in made.items()})
         ran = execute({f"{rel(page, root)} ({folder})": nb for (folder, page), nb in notebooks.items()}, root)
     except NotebookError as error:
         raise PluginError(str(error)) from None
@@ -125,6 +140,19 @@ def on_files(files, config):
             path.write_text(text, encoding="utf-8")
         files.append(File(f"{folder}/{page.stem}.ipynb", str(out_dir), config.site_dir, config.use_directory_urls))
     return files
+
+
+def _without_sitemap_fetch(files) -> None:
+    """The site serves Material's script changed to fetch no sitemap next to the head's language
+    links (tools/language_links.py)."""
+    bundles = [file for file in files if fnmatch.fnmatchcase(file.src_uri, BUNDLE.format("*"))]
+    if len(bundles) != 1:
+        raise PluginError(f"expected one file {BUNDLE.format('*')} in Material's theme, found "
+                          f"{[file.src_uri for file in bundles]}")
+    try:
+        bundles[0].content_string = without_sitemap_fetch(bundles[0].content_string, bundles[0].src_uri)
+    except ValueError as error:
+        raise PluginError(str(error)) from None
 
 
 def on_page_markdown(markdown, page, config, files):
@@ -185,10 +213,17 @@ def _generated_parts(markdown, page, config, files):
     if page.file.src_uri.endswith(".md") and files.get_file_from_path(f"notebooks/{name}.ipynb"):
         title_end = markdown.find("\n", markdown.find("# ")) + 1
         runs = run_line(snippet_for(Path(page.file.abs_src_path)), root, lang)
-        line = NOTEBOOK_LINE[lang].format(name=name)
+        line = notebook_line(lang, name)
         return (f"{markdown[:title_end]}\n{runs}\n{{ .run-line }}\n\n{line}\n{{ .notebook-links }}\n"
                 f"{markdown[title_end:]}")
     return markdown
+
+
+def notebook_line(lang: str, name: str) -> str:
+    """The line under a chapter's title that links its notebook: to read, to download, and where
+    the site has a repository on github.com, to open in Colab (the notebook published there)."""
+    colab = colab_url(lang, name)
+    return NOTEBOOK_LINE_COLAB[lang].format(name=name, colab=colab) if colab else NOTEBOOK_LINE[lang].format(name=name)
 
 
 def _stale_translation_notice(markdown, page, root: Path) -> str:

@@ -4,7 +4,9 @@ Python fences become code cells, output fences are dropped (the kernel prints th
 and the prose becomes Markdown cells, with Material-only syntax made plain for Jupyter. An
 exercise's folded solution (`??? success "Solution"`) opens into its prose and code cells,
 after an empty code cell where the reader tries first. A notebook stands on its own: images
-become cell attachments, and links to other pages point at `link_base`.
+become cell attachments, links to other pages point at `link_base`, and its code opens with
+a note on which torch printed the outputs and the install of what a reader's Python lacks
+(tools/notebook_setup.py), for Colab say.
 
 The languages' notebooks of a chapter differ only in prose and comments, so their code runs
 once: in a Jupyter kernel, keyed by the code without comments, the torch release and the
@@ -29,6 +31,7 @@ from pathlib import Path
 import nbformat
 
 from tools.comments import code_tokens
+from tools.notebook_setup import ABOUT_ID, INSTALL_ID, setup_sources
 from tools.pages import (
     FRONT_MATTER,
     HEADING,
@@ -38,8 +41,9 @@ from tools.pages import (
     expand,
     fences,
     join_chinese_lines,
+    rel,
 )
-from tools.project import CACHE, ROOT, under
+from tools.project import CACHE, ROOT, pins, under
 
 ADMONITION = re.compile(r"^(?:!!!|\?\?\?\+?)\s+\w+(?:\s+\"(?P<title>[^\"]*)\")?\s*$")
 OPENED = "\x00solution:"  # stands for an opened solution's title until the prose is cut into cells
@@ -51,8 +55,9 @@ RUN_FORMAT = 2  # how a run is stored (2: each stream's pieces joined); a new fo
 PARALLEL_KERNELS = os.cpu_count() or 2  # one per core; each runs torch on one thread
 
 
-def page_to_notebook(expanded: str, lang: str, page: Path, link_base: str) -> nbformat.NotebookNode:
-    """`page`: the page's file (its images are beside it); `link_base`: what links are made relative to."""
+def page_to_notebook(expanded: str, lang: str, page: Path, link_base: str, root: Path = ROOT) -> nbformat.NotebookNode:
+    """`page`: the page's file (its images are beside it) in the project at `root`; `link_base`:
+    what links are made relative to."""
     expanded = _open_solutions(FRONT_MATTER.sub("", expanded))
     lines = expanded.splitlines()
     cells, prose_start = [], 0
@@ -71,11 +76,35 @@ def page_to_notebook(expanded: str, lang: str, page: Path, link_base: str) -> nb
             _self_contained(cell, page, link_base)
     for number, cell in enumerate(cells):
         cell.id = f"cell-{number}"  # not random: the same page gives the same bytes
+    _add_setup(cells, lang, page, root)
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.metadata["language_info"] = {"name": "python"}
     notebook.metadata["language"] = lang
     return notebook
+
+
+def _add_setup(cells: list, lang: str, page: Path, root: Path) -> None:
+    """Before the first code cell: which torch printed the outputs, and the install of what the
+    code imports and a reader's Python lacks (tools/notebook_setup.py)."""
+    code = [cell.source for cell in cells if cell.cell_type == "code"]
+    try:
+        about, install = setup_sources(code, lang, pins(root), printed_by())
+    except ValueError as error:
+        raise NotebookError(f"{rel(page, root)}: {error}") from None
+    first_code = next((n for n, cell in enumerate(cells) if cell.cell_type == "code"), len(cells))
+    cells[first_code:first_code] = [_cell("markdown", about), _cell("code", install)]
+    cells[first_code].id, cells[first_code + 1].id = ABOUT_ID, INSTALL_ID
+
+
+def printed_by() -> dict[str, str]:
+    """The torch, device and Python that run the notebooks here: what their outputs depend on
+    besides the code (code_key), and what each notebook says printed them."""
+    import torch
+
+    from tools.snippets import current_device
+
+    return {"torch": torch.__version__, "device": current_device(), "python": platform.python_version()}
 
 
 def _cell(kind: str, source: str) -> nbformat.NotebookNode:
@@ -169,14 +198,10 @@ class NotebookError(Exception):
 def code_key(notebook: nbformat.NotebookNode) -> str:
     """What the outputs depend on: the code without its comments, the torch release, the device,
     the other pinned packages (the layers chapter prints a torchinfo summary) and Python's release."""
-    import torch
-
-    from tools.snippets import current_device
-
     code = [code_tokens(cell.source + "\n") for cell in notebook.cells if cell.cell_type == "code"]
     packages = (ROOT / "requirements.txt").read_text(encoding="utf-8")
-    material = json.dumps([RUN_FORMAT, torch.__version__, current_device(), packages, platform.python_version(), code],
-                          ensure_ascii=False)
+    run = printed_by()
+    material = json.dumps([RUN_FORMAT, run["torch"], run["device"], packages, run["python"], code], ensure_ascii=False)
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:16]
 
 
@@ -189,7 +214,7 @@ def chapter_notebooks(lang: str, root: Path, link_base: str) -> dict[Path, nbfor
     notebooks = {}
     for page in chapters(lang, root):
         text = expand(page.read_text(encoding="utf-8"), root, lang)
-        notebooks[page] = page_to_notebook(text, lang, page, link_base)
+        notebooks[page] = page_to_notebook(text, lang, page, link_base, root)
     return notebooks
 
 

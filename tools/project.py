@@ -50,12 +50,17 @@ def docs_dir(lang: str, root: Path = ROOT) -> Path:
     return root / "docs" / lang
 
 
+def pins(root: Path = ROOT) -> dict[str, str]:
+    """The packages requirements.txt pins, with their releases: {"torch": "2.13.0", ...}."""
+    text = (root / "requirements.txt").read_text(encoding="utf-8")
+    return {name.lower(): release for name, release in re.findall(r"(?m)^([\w.-]+)==(\S+)", text)}
+
+
 def pinned_torch(root: Path = ROOT) -> str:
     """The torch release requirements.txt pins (the one the CPU outputs are printed by)."""
-    match = re.search(r"(?m)^torch==(\S+)", (root / "requirements.txt").read_text(encoding="utf-8"))
-    if not match:
+    if "torch" not in pins(root):
         raise ValueError("requirements.txt pins no torch release (torch==X.Y.Z)")
-    return match[1]
+    return pins(root)["torch"]
 
 
 # Where `make serve` and the browser tests serve the site: under a path, as GitHub Pages serves a
@@ -75,3 +80,24 @@ def site_url(lang: str) -> str:
 def repo_url() -> str | None:
     """The repository that built the site ($REPO_URL, which CI sets); none for a local build."""
     return os.environ.get("REPO_URL") or None
+
+
+# Colab opens notebooks from a GitHub repository: the deploy on main publishes each language's
+# executed notebooks (site/.../downloads/) to this branch of the repository that built the site.
+NOTEBOOKS_BRANCH = "notebooks"
+BRANCH_FILES = BUILD / "notebooks-branch"  # what tools/publish_notebooks.py lays out for that branch
+
+
+def published_notebook(lang: str, name: str) -> str:
+    """Where a chapter's notebook in a language lies on NOTEBOOKS_BRANCH: <lang>/<name>.ipynb."""
+    return f"{lang}/{name}.ipynb"
+
+
+def colab_url(lang: str, name: str) -> str | None:
+    """The address that opens a chapter's published notebook in Colab; none without a
+    repository on github.com (a local build, a GitHub Enterprise server), which Colab cannot open."""
+    match = re.fullmatch(r"https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?", repo_url() or "")
+    if not match:
+        return None
+    return (f"https://colab.research.google.com/github/{match[1]}/blob/{NOTEBOOKS_BRANCH}/"
+            f"{published_notebook(lang, name)}")
