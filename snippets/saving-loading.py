@@ -502,25 +502,28 @@ except RuntimeError as error:
 # --8<-- [end:export-data-dependent]
 
 # --8<-- [start:export-cond]
+def positive(h):  # the two branches: functions of the same operands
+    return h.relu()
+
+
+def negative(h):
+    return -h
+
+
 class CondGate(Gate):
-    def positive(self, x):
-        return self.linear(x).relu()
-
-    def negative(self, x):
-        return -self.linear(x)
-
     def forward(self, x):
-        return torch.cond(x.mean() > 0, self.positive, self.negative, (x,))  # records both branches
+        return torch.cond(x.mean() > 0, positive, negative, (self.linear(x),))  # records both branches
 
 
 gate = CondGate()
 gate_program = torch.export.export(gate, (gate_input,))
-print([str(node.target) for node in gate_program.graph.nodes if node.op == "call_function"][:3])
+print([str(node.target) for node in gate_program.graph.nodes if node.op == "call_function"][:4])
 print([name for name, _ in gate_program.graph_module.named_children()])  # the two branches, as graphs
 gate_runnable = gate_program.module()
 for branch_input in (gate_input, -gate_input):  # one input for each branch
     taken = bool(branch_input.mean() > 0)
-    print(f"mean > 0: {taken!s:5}", torch.equal(gate_runnable(branch_input), gate(branch_input)))
+    branch = positive if taken else negative
+    print(f"mean > 0: {taken!s:5}", torch.equal(gate_runnable(branch_input), branch(gate.linear(branch_input))))
 # --8<-- [end:export-cond]
 
 # --8<-- [start:export-dynamic]

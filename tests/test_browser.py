@@ -45,12 +45,12 @@ import nbformat
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 
-from tools.browser import CHROMIUM_ARGS, SEARCH_INDEX, chromium, served, site_path
+from tools.browser import CHROMIUM_ARGS, chromium, served, site_path
 from tools.comments import shown_sections
 from tools.notebook_setup import INSTALL_COMMENTS
 from tools.notebooks import TRY_IT
 from tools.pages import chapters
-from tools.project import BUILD, LANGUAGES, ROOT, SOURCE, TRANSLATIONS, colab_url, site_dir, site_url
+from tools.project import BUILD, LANGUAGES, ROOT, SEARCH_INDEX, SOURCE, TRANSLATIONS, colab_url, site_dir, site_url
 from tools.snippets import parse_sections
 
 pytestmark = pytest.mark.browser

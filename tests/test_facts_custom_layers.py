@@ -10,6 +10,7 @@ import tempfile
 import types
 import warnings
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -1143,6 +1144,34 @@ def test_opcheck_runs_four_tests_by_default_and_erf_passes_them(ops):
     assert defaults == ("test_schema", "test_autograd_registration", "test_faketensor", "test_aot_dispatch_dynamic")
     results = torch.library.opcheck(ops["erf"], (torch.linspace(-2, 2, 6, requires_grad=True),))
     assert list(results) == list(defaults) and set(results.values()) == {"SUCCESS"}
+
+
+def test_the_page_runs_the_three_tests_that_do_not_compile_and_they_miss_a_missing_backward(ops):
+    from torch.testing._internal.optests import aot_autograd
+
+    defaults = inspect.signature(torch.library.opcheck).parameters["test_utils"].default
+    assert ns["CHECKS"] == defaults[:3] and defaults[3] == "test_aot_dispatch_dynamic"
+    x = torch.linspace(-2, 2, 6, requires_grad=True)
+    with mock.patch.object(aot_autograd, "compiled_function", wraps=aot_autograd.compiled_function) as compiles:
+        assert set(torch.library.opcheck(ops["erf"], (x,), test_utils=ns["CHECKS"]).values()) == {"SUCCESS"}
+        assert not compiles.called
+        torch.library.opcheck(ops["erf"], (x,), test_utils=defaults[3:])
+        assert compiles.called  # the fourth compiles the operator (AOTAutograd's compiled_function)
+    assert list(outputs["opcheck"].splitlines()[0].split("'")[1::4]) == list(ns["CHECKS"])
+
+    @torch.library.custom_op("pmodels::facts_fake_but_no_backward", mutates_args=())
+    def no_backward(x: torch.Tensor) -> torch.Tensor:
+        return ns["erf_outside_pytorch"](x)
+
+    @no_backward.register_fake
+    def _(x):
+        return torch.empty_like(x)
+
+    assert set(torch.library.opcheck(no_backward, (x,), test_utils=ns["CHECKS"]).values()) == {"SUCCESS"}
+    # the page's first backward fails with the error that the fourth test reports
+    found = torch.library.opcheck(ops["erf_unregistered"], (x,), test_utils=defaults[3:], raise_exception=False)
+    backward = outputs["opcheck"].splitlines()[-1]
+    assert backward.startswith("backward: ") and backward.removeprefix("backward: ") in str(found[defaults[3]])
 
 
 def test_opcheck_finds_a_missing_fake_and_a_missing_backward_only_on_inputs_that_require_grad(ops):

@@ -1449,8 +1449,12 @@ def test_torch_cond_records_both_branches_and_chooses_at_run_time():
     assert "cond" in ops(gate_program) and torch.ops.higher_order.cond in [n.target for n in gate_program.graph.nodes]
     assert [name for name, _ in gate_program.graph_module.named_children()] == ["true_graph_0", "false_graph_0"]
     runnable = gate_program.module()
-    for branch_input in (torch.rand(3, 4) + 0.1, -torch.rand(3, 4) - 0.1):  # other values than the example's
-        assert torch.equal(runnable(branch_input), gate(branch_input))
+    for branch_input, branch in ((torch.rand(3, 4) + 0.1, ns["positive"]), (-torch.rand(3, 4) - 0.1, ns["negative"])):
+        assert torch.equal(runnable(branch_input), gate(branch_input))  # other values than the example's
+        assert torch.equal(runnable(branch_input), branch(gate.linear(branch_input)))
+    assert ops(gate_program).index("aten.linear.default") < ops(gate_program).index("cond")  # before the choice
+    branches = [ops(graph) for _, graph in gate_program.graph_module.named_children()]
+    assert branches == [["aten.relu.default"], ["aten.neg.default"]]  # only what differs
     assert outputs["export-cond"].splitlines()[2:] == ["mean > 0: True  True", "mean > 0: False True"]
 
 

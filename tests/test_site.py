@@ -8,7 +8,6 @@ from urllib.parse import quote
 import nbformat
 import pytest
 
-from tools.browser import SEARCH_INDEX
 from tools.comments import shown_sections
 from tools.compare import compare
 from tools.language_links import OPT_IN, SELECTOR
@@ -16,7 +15,7 @@ from tools.links import problems as link_problems
 from tools.notebook_setup import INSTALL_ID
 from tools.notebooks import TRY_IT
 from tools.pages import CJK, chapters, pages, snippet_for
-from tools.project import LANGUAGES, SOURCE, docs_dir, repo_url, site_dir, site_url
+from tools.project import LANGUAGES, SEARCH_INDEX, SOURCE, docs_dir, repo_url, site_dir, site_url
 from tools.snippets import output_file, parse_sections, read_outputs
 
 PAGES = {lang: [p.relative_to(docs_dir(lang)) for p in pages(lang)] for lang in LANGUAGES}
@@ -70,6 +69,24 @@ def test_no_request_leaves_the_site(site):
         assert not found, f"{path.relative_to(site)} loads from another host: {found}"
     for path in site.rglob("*.css"):
         assert not re.search(r"(@import|url\()\s*['\"]?(https?:)?//", path.read_text(encoding="utf-8")), path
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_search_index_holds_the_pages_and_nothing_that_repeats_them(site, lang):
+    """Each page of docs/<lang>/ is indexed, for a search in its own language; the notebook pages
+    and the one-page print edition, which repeat the chapters, are not (they would double the
+    index and outrank the chapters)."""
+    index = json.loads((site_dir(lang, site) / SEARCH_INDEX).read_text(encoding="utf-8"))
+    assert index["config"]["lang"] == [lang]  # the search's word rules: lunr.<lang>
+    indexed = {doc["location"].split("#")[0] for doc in index["docs"]}
+    expected = {"" if page.stem == "index" else f"{page.stem}/" for page in PAGES[lang]}
+    assert indexed == expected, f"indexed, not a page: {indexed - expected}; a page not indexed: {expected - indexed}"
+
+
+def test_chinese_search_index_is_utf8_text_not_escapes(site):
+    """tools/mkdocs_hooks.py rewrites Material's index, in which each Chinese character took six bytes."""
+    raw = (site / "zh" / SEARCH_INDEX).read_text(encoding="utf-8")
+    assert "参数" in raw and "\\u53c2" not in raw  # 参, as text and not as an escape
 
 
 def test_chinese_search_index_is_segmented_into_words(site):

@@ -8,12 +8,15 @@ install included; BENCH_FRESH_CLONE=0 skips it). Then the largest page, and each
 weight as a reader's browser downloads it: headless Chromium loads the page with an empty cache and
 counts everything it fetches, text gzipped as web hosts serve it; the search index, which every
 page fetches, apart, once per language. Pages over 300 KB and indexes over 1 MB are flagged.
+Last, each page's snippet CPU seconds, and every section over half a CPU second (issue 21 keeps
+each section under it, so that `make check` stays a loop of seconds).
 Figures, not pass/fail; a step that fails stops the bench with that step's own output.
 """
 
 from __future__ import annotations
 
 import gzip
+import multiprocessing
 import os
 import resource
 import shutil
@@ -21,14 +24,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from tools.browser import CHROMIUM_ARGS, SEARCH_INDEX, chromium, served, site_path
+from tools.browser import CHROMIUM_ARGS, chromium, served, site_path
 from tools.pages import pages
-from tools.project import CACHE, LANGUAGES, ROOT, SITE, SNIPPET_RUNS
-from tools.snippets import parse_sections, snippet_files
+from tools.project import CACHE, LANGUAGES, ROOT, SEARCH_INDEX, SITE, SNIPPET_RUNS
+from tools.snippets import cpu_seconds, parse_sections, snippet_files
 
 PAGE_LIMIT, INDEX_LIMIT = 300 * 1024, 1024 * 1024
+SECTION_LIMIT = 0.5  # CPU seconds of one snippet section
 BUILD_COMMAND = [sys.executable, "-m", "tools.build"]  # `make build`: into site/
 KINDS = {"document": "HTML", "stylesheet": "CSS", "script": "JS", "font": "fonts", "image": "images"}
 
@@ -144,7 +149,36 @@ def preview_reloads(site: Path, saves: int = 3) -> str:
     return ", ".join(f"{value:.1f}" for value in seconds)
 
 
-def figures() -> tuple[list[tuple[str, str]], str]:
+def _measuring_process() -> None:
+    """torch imported, on one thread, its objects out of the garbage collector's way."""
+    import gc
+
+    import torch
+
+    # With more threads, OpenMP's idle threads spin, and on a busy machine that counts as CPU time:
+    # a page's figure doubled from one run to the next. One thread counts the work alone.
+    torch.set_num_threads(1)
+    # A full collection scans every object of the process (0.2 CPU s here, torch's 165,000 objects
+    # among them) in whichever section's allocations trip it: frozen, torch's are not charged to one.
+    gc.freeze()
+
+
+def snippet_cpu() -> str:
+    """Each page's snippet CPU seconds and its sections over SECTION_LIMIT: every file run in a
+    fresh process (set up by _measuring_process), so a one-time cost such as the first trace of
+    torch.compile counts in the page that pays it, as it would for a reader running that page alone."""
+    files = snippet_files()
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=spawn, initializer=_measuring_process, max_tasks_per_child=1) as pool:
+        seconds = list(pool.map(cpu_seconds, files))
+    lines = [f"| page | CPU s | sections over {SECTION_LIMIT} CPU s |", "|---|---|---|"]
+    for path, by_section in zip(files, seconds):
+        over = ", ".join(f"{name} {s:.2f}" for name, s in by_section.items() if s > SECTION_LIMIT)
+        lines.append(f"| {path.stem} | {sum(by_section.values()):.2f} | {over or 'none'} |")
+    return "\n".join(lines)
+
+
+def figures() -> tuple[list[tuple[str, str]], str, str]:
     rows = [("snippet files", str(len(snippet_files()))),
             ("snippet sections", str(sum(len(parse_sections(p)) for p in snippet_files())))]
     rows += [(f"pages ({lang})", str(len(pages(lang)))) for lang in LANGUAGES]
@@ -177,12 +211,12 @@ def figures() -> tuple[list[tuple[str, str]], str]:
     for lang, (raw, size) in sorted(indexes.items()):
         flag = " (over 1 MB)" if max(raw, size) > INDEX_LIMIT else ""
         rows.append((f"search index ({lang}), raw / transfer (KB)", f"{raw / 1024:.0f} / {size / 1024:.0f}{flag}"))
-    return rows, weight_table(weights, indexes)
+    return rows, weight_table(weights, indexes), snippet_cpu()
 
 
 def main() -> int:
     try:
-        rows, table = figures()
+        rows, table, snippets = figures()
     except StepFailed as failure:
         print(f"make bench stopped: {failure}", file=sys.stderr)
         return 1
@@ -191,6 +225,7 @@ def main() -> int:
     for name, value in rows:
         print(f"| {name:<{width}} | {value} |")
     print(f"\nTransfer weight of each page, KB (text gzipped; the search index apart):\n\n{table}")
+    print(f"\nSnippet CPU seconds of each page (one thread, a fresh process each):\n\n{snippets}")
     return 0
 
 

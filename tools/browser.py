@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 from tools.project import SOURCE, site_url
 
-SEARCH_INDEX = "search/search_index.json"  # each language's, where Material's search plugin writes it
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 

@@ -24,6 +24,7 @@ SNIPPET_RUNS = CACHE / "snippet-runs"  # what unchanged snippets printed, read b
 BUILD = ROOT / "build"  # this run's records (build/results/) and screenshots: not committed
 RECORDS = BUILD / "results"  # the record of the snippets' run made by this build, per device
 PREVIEW = BUILD / "preview"  # `make serve`: the site it serves (site/), and its next build while one runs
+SEARCH_INDEX = "search/search_index.json"  # in each language's folder of a site, where Material's search writes it
 COMMITTED_RECORDS = ROOT / "results"  # reviewed records of GPU runs (results/cuda.json)
 # What the site is built from: every file below these is an input of a build (tools/build.py)
 INPUTS = ("docs", "snippets", "outputs", "results", "overrides", "tools", "mkdocs.yml", "mkdocs.zh.yml",

@@ -121,6 +121,24 @@ def timed_run(path: Path) -> tuple[dict[str, str], dict, dict[str, float]]:
 _RUNS: dict[tuple[str, str], tuple[dict[str, str], dict, dict[str, float]]] = {}
 
 
+def cpu_seconds(path: Path) -> dict[str, float]:
+    """The CPU seconds (time.process_time: every thread of this process) each section of a snippet
+    file takes, run in order as `run` runs it. `make bench` runs each file in a fresh process, so
+    a one-time cost (the first torch.compile's warm-up) counts in the page that pays it."""
+    seconds = {}
+
+    @contextlib.contextmanager
+    def clock(section: Section):
+        start = time.process_time()
+        try:
+            yield
+        finally:
+            seconds[section.name] = time.process_time() - start
+
+    _run(path, path.read_text(encoding="utf-8"), around=clock)
+    return seconds
+
+
 def _run(path: Path, text: str, around=lambda section: contextlib.nullcontext(), transform=None
          ) -> tuple[dict[str, str], dict, dict[str, float]]:
     """`around(section)`: the context a section runs in; `transform`: an ast.NodeTransformer for
