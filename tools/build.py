@@ -191,15 +191,20 @@ def _build_in_child(lang: str, root: Path, config, sender) -> None:
 
 def _config(lang: str, root: Path, target: Path, plugins: dict | None):
     """A language's MkDocs configuration, building into `target` (its plugins are imported)."""
+    with reported(lang, root):
+        return load_language(lang, root, target, plugins=plugins)
+
+
+def load_language(lang: str, root: Path, target: Path, strict: bool = True, plugins: dict | None = None):
+    """A language's MkDocs configuration with plugins of its own (`make serve` loads them too)."""
     from mkdocs.config import load_config
     from mkdocs.config.defaults import MkDocsConfig
 
     # MkDocs keeps a plugin that has on_startup (Material's search) for the next load of a config,
     # for `mkdocs serve`: English would get the search plugin of Chinese, and its index lang "zh".
     MkDocsConfig.plugins.plugin_cache.clear()
-    with reported(lang, root):
-        overrides = {"plugins": plugins} if plugins is not None else {}
-        return load_config(str(config_file(lang, root)), site_dir=str(target), strict=True, **overrides)
+    overrides = {"plugins": plugins} if plugins is not None else {}
+    return load_config(str(config_file(lang, root)), site_dir=str(target), strict=strict, **overrides)
 
 
 def _build_language(lang: str, root: Path, config) -> None:

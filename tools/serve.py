@@ -40,7 +40,16 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from tools.build import BuildError, build, build_languages, input_files, reported, run_notebooks_ahead, stamp_file
+from tools.build import (
+    BuildError,
+    build,
+    build_languages,
+    input_files,
+    load_language,
+    reported,
+    run_notebooks_ahead,
+    stamp_file,
+)
 from tools.notebooks import NotebookError, stop_ahead, wait_ahead
 from tools.project import (
     INPUTS,
@@ -255,7 +264,6 @@ class Preview:
         pages whose file is newer than their HTML, and those named here (their HTML is removed
         first). A warning fails it, as --strict does."""
         from mkdocs.commands.build import build as mkdocs_build
-        from mkdocs.config import load_config
         from mkdocs.structure.files import File
 
         served, target = site_dir(lang, self.site), site_dir(lang, self.next)
@@ -266,7 +274,7 @@ class Preview:
         builder_log.addFilter(_not_the_dirty_warning)
         try:
             with reported(lang, self.root) as said:
-                config = load_config(str(config_file(lang, self.root)), site_dir=str(target), strict=False)
+                config = load_language(lang, self.root, target, strict=False)
                 if "print-site" in config.plugins:  # its edition of the few pages rendered is not kept (WHOLE_SITE)
                     edition = config.plugins["print-site"]
                     config.plugins.events["post_build"] = [
