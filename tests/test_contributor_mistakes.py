@@ -519,3 +519,19 @@ def test_a_new_page_runs_right_away(broken_run):
     result, _, _ = broken_run
     assert re.search(r"^PASSED tests/test_snippets\.py::\S+\[optimizers\.py\]", result.stdout, re.M)
     assert re.search(r"^PASSED docs/en/optimizers\.md::", result.stdout, re.M), result.stdout[-3000:]
+
+
+@pytest.mark.parametrize("name", ["glossary.yml", "mistakes.yml"])
+def test_a_yaml_error_in_the_glossary_or_the_mistakes_names_the_file_and_line(project_copy, name):
+    from tools.glossary import terms
+    from tools.mistakes import entries
+
+    table = project_copy / "docs" / name
+    original = table.read_text(encoding="utf-8")
+    broken = original.count("\n") + 1  # the line added below
+    table.write_text(original + "- en: a term: with a second colon\n", encoding="utf-8")
+    try:
+        with pytest.raises(yaml.YAMLError, match=rf'in "docs/{name}", line {broken}, column'):
+            (terms if name == "glossary.yml" else entries)(project_copy)
+    finally:
+        table.write_text(original, encoding="utf-8")

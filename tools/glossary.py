@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from tools.comments import load, translation_file
-from tools.pages import FRONT_MATTER, pages, prose_lines, title
+from tools.pages import FRONT_MATTER, pages, prose_lines, read_yaml, title
 from tools.project import ROOT, docs_dir
 from tools.snippets import snippet_files
 
@@ -17,7 +17,7 @@ HEADERS = {"en": ("English", "中文", "Meaning", "Explained in"), "zh": ("中�
 
 
 def terms(root: Path = ROOT) -> list[dict]:
-    return yaml.safe_load((root / "docs" / "glossary.yml").read_text(encoding="utf-8"))
+    return read_yaml(root / "docs" / "glossary.yml", root)
 
 
 def table(lang: str, root: Path = ROOT) -> str:
@@ -59,7 +59,7 @@ def chinese_texts(root: Path = ROOT, comments: bool = True) -> list[tuple[Path, 
 def _yaml_fields(path: Path, keys: set[str]) -> list[tuple[Path, int, str]]:
     """The values of the fields named `keys` anywhere in a YAML file, as written there."""
     text = path.read_text(encoding="utf-8")
-    lines, fields, nodes = text.splitlines(), [], [yaml.compose(text)]
+    lines, fields, nodes = text.splitlines(), [], [read_yaml(path, node=True)]
     while nodes:
         node = nodes.pop()
         if isinstance(node, yaml.MappingNode):

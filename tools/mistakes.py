@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
-from tools.pages import HEADING, heading_ids, prose_lines, title
+from tools.pages import HEADING, heading_ids, prose_lines, read_yaml, title
 from tools.project import LANGUAGES, ROOT, SOURCE, docs_dir
 
 HEADERS = {"en": ("#", "The mistake", "What is right", "Explained in", "Practise it"),
@@ -17,17 +15,13 @@ ELSEWHERE = {"en": ("Copying code and outputs", "elsewhere"), "zh": ("复制代�
 SEPARATOR = {"en": ", ", "zh": "、"}
 
 
-def _text(root: Path) -> str:
-    return (root / "docs" / "mistakes.yml").read_text(encoding="utf-8")
-
-
 def entries(root: Path = ROOT) -> list[dict]:
-    return yaml.safe_load(_text(root))
+    return read_yaml(root / "docs" / "mistakes.yml", root)
 
 
 def entry_lines(root: Path = ROOT) -> list[int]:
     """The line where each entry of docs/mistakes.yml starts, for messages that name it."""
-    return [node.start_mark.line + 1 for node in yaml.compose(_text(root)).value]
+    return [node.start_mark.line + 1 for node in read_yaml(root / "docs" / "mistakes.yml", root, node=True).value]
 
 
 def _heading(page: Path, heading_id: str) -> str:
