@@ -2,6 +2,8 @@
 each language's comments; the glossary's terms in Chinese prose and comments, and how the
 Chinese writes numbers."""
 
+from pathlib import Path
+
 import pytest
 from pymdownx.snippets import SnippetMissingError
 
@@ -56,3 +58,17 @@ def test_translated_page_shows_the_same_code_token_for_token(page, lang):
             assert code_tokens(shown) == code_tokens(english[include][1]), (
                 f"{rel(translated)}:{line}: the code of {include} differs from the English page's "
                 f"(docs/{SOURCE}/{page.name}:{english[include][0]}), comments aside")
+
+
+def test_the_chinese_search_reads_this_projects_word_list_from_any_working_directory(tmp_path, monkeypatch):
+    """Material reads `jieba_dict_user` relative to the working directory: the hooks make it the
+    project's own file, so a build started elsewhere (a test on a project copy) uses that copy's."""
+    from mkdocs.config import load_config
+
+    from tools.mkdocs_hooks import on_config
+    from tools.project import config_file
+
+    monkeypatch.chdir(tmp_path)
+    config = on_config(load_config(str(config_file("zh")), site_dir=str(tmp_path / "site")))
+    path = Path(config.plugins["material/search"].config["jieba_dict_user"])
+    assert path.is_absolute() and path == ROOT / "docs" / "search-words.zh.txt" and path.is_file()

@@ -97,6 +97,9 @@ def on_config(config):
     config.repo_name = config.repo_url.rstrip("/").split("/", 3)[-1] if config.repo_url else None
     if not config.repo_url:
         config.edit_uri = None  # no repository: no "Edit this page"
+    search = config.plugins["material/search"].config if "material/search" in config.plugins else {}
+    if search.get("jieba_dict_user"):  # Material reads it from the working directory: this project's own
+        search["jieba_dict_user"] = str(root / search["jieba_dict_user"])
     if "mkdocs-jupyter" in config.plugins:
         config.plugins["mkdocs-jupyter"].config["cache_dir"] = str(under(root, RENDERS) / lang)
     if lang != SOURCE:
