@@ -14,7 +14,7 @@ import sys
 ABOUT_ID, INSTALL_ID = "about-the-outputs", "install-packages"  # the two cells' ids in every notebook
 DEVICES = {
     "en": {"cpu": "a CPU", "cuda": "a CUDA GPU", "mps": "an Apple GPU (MPS)"},
-    "zh": {"cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple GPU (MPS)"},
+    "zh": {"cpu": "CPU", "cuda": "CUDA GPU", "mps": "使用 MPS 的 Apple GPU"},
 }
 ABOUT = {
     "en": "**Before you run it.** The outputs saved in this notebook were printed by torch {torch} on "
@@ -23,17 +23,19 @@ ABOUT = {
     "use a GPU when there is one run on it. The next cell installs what this chapter imports and your "
     "Python lacks, or has in an older release, at the releases this site uses: {requirements}.",
     "zh": "**运行之前**：本 Notebook 中保存的输出由 torch {torch} 在 {device} 上打印，Python 版本为 {python}。"
-    "你的运行环境中的 torch 可能是另一个版本，打印出的数字可能略有不同。"
-    "在 GPU 运行时上（Colab 中：*代码执行程序 → 更改运行时类型*），有 GPU 时就使用 GPU 的示例会在 GPU 上运行。"
-    "下一个单元格会安装本章导入、而你的 Python 环境中缺少或版本较旧的包，版本与本站所用的相同：{requirements}。",
+    "你的运行环境里的 torch 可能是别的版本，打印出的数字也可能略有不同。"
+    "如果用的是 GPU 运行时（在 Colab 中：*代码执行程序 → 更改运行时类型*），"
+    "那些有 GPU 就使用 GPU 的示例会在 GPU 上运行。"
+    "下一个单元格会把本章导入、而你的 Python 环境中没有或版本比本站旧的包，"
+    "安装成本站所用的版本：{requirements}。",
 }
 # The install cell's two comments, and how the note lists the packages
 INSTALL_COMMENTS = {
     "en": ("# Install the packages this chapter imports that this Python lacks, or has in an older release than",
            "# this site's: older releases lack calls the chapter makes (Colab has no torchinfo, say).",
            "# so that the cells below find what was just installed"),
-    "zh": ("# 安装本章导入、而当前 Python 环境中缺少或版本比本站旧的包：",
-           "# 旧版本缺少本章用到的一些调用（例如 Colab 没有 torchinfo）。",
+    "zh": ("# 安装本章导入、而当前 Python 环境中没有（例如 Colab 没有 torchinfo）或版本比本站旧的包：",
+           "# 旧版本缺少本章用到的一些调用。",
            "# 让下面的单元格找得到刚刚安装的包"),
 }
 LIST_SEPARATOR = {"en": ", ", "zh": "、"}

@@ -24,9 +24,9 @@ chapter's executed notebook, in English (`en/`) and Chinese (`zh/`), which the s
 
 # 供 Colab 使用的 Notebook
 
-本分支由 CI 根据 `main` 分支经过测试的构建生成（`tools/publish_notebooks.py`）：每章执行过的
-Notebook，英文版在 `en/`，中文版在 `zh/`，供站点上的“在 Colab 中打开”链接使用。每次部署都会
-替换本分支：请在 `main` 分支上修改页面。
+本分支由 CI 从 `main` 分支测试通过的构建生成（`tools/publish_notebooks.py`）：每章执行过的
+Notebook，英文版在 `en/`，中文版在 `zh/`，站点上的“在 Colab 中打开”链接打开的就是它们。每次部署
+都会整个替换本分支，所以要修改页面，请在 `main` 分支上改。
 """
 
 
