@@ -13,6 +13,7 @@ NEEDS_VENV := $(if $(filter $(BIN)/python,$(PY)),install)
 # CUDA build), installed first and alone. Where that index cannot be reached, pip still installs a
 # CPU wheel that its configuration finds (find-links, a local index) and otherwise fails rather
 # than download the CUDA build. A GPU machine sets TORCH_INDEX= (gpu.yml): PyPI's CUDA build.
+# (The same index as tools/project.py TORCH_CPU_INDEX: a test keeps them equal.)
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_PIN := $(shell grep -m1 '^torch==' requirements.txt)
 ifeq ($(TORCH_PIN),)

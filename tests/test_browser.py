@@ -687,7 +687,7 @@ def test_copy_buttons_copy_exactly_the_code_shown_with_the_languages_comments(cr
         problems.append(f"{page.name}: the copy buttons give {len(copied)} blocks that are not the "
                         f"{len(sections)} sections of snippets/{COPIED}.py as this language shows them")
     from_notebook = [c["copied"] for c in notebook.copies if c["copied"] != TRY_IT[lang]]
-    if not from_notebook or not from_notebook[0].startswith(INSTALL_COMMENTS[lang][0]):
+    if not from_notebook or not from_notebook[0].startswith(INSTALL_COMMENTS[lang]["intro"]):
         problems.append(f"{notebook.name}: its first code is not the install cell (tools/notebook_setup.py)")
     if from_notebook[1:] != copied:
         problems.append(f"{notebook.name}: its copy buttons copy other code than the chapter page's")

@@ -32,7 +32,7 @@ from tools.notebooks import (
     wait_ahead,
 )
 from tools.pages import expand
-from tools.project import ROOT, pins
+from tools.project import ROOT, TORCH_CPU_INDEX, pins
 
 
 def notebook(lang, page="layers.md"):
@@ -151,13 +151,23 @@ def test_the_code_opens_with_a_note_on_the_outputs_and_the_install_of_what_is_mi
     assert "numpy" not in install  # the parameters chapter does not import it
 
 
-@pytest.mark.parametrize("installed", [{}, {"torchinfo": None}, {"torch": "2.4.1+cu121"},
-                                       {"torch": "2.13.0+cu126", "torchinfo": "9.0"}])
-def test_the_install_cell_installs_what_is_missing_or_older(monkeypatch, installed):
-    """A package is installed at requirements.txt's release where the reader's Python lacks it
-    (None) or has an older release (Colab's torch, say); a release as new or newer is left alone."""
+CPU_INDEX = ["--index-url", TORCH_CPU_INDEX]
+
+
+@pytest.mark.parametrize(("installed", "gpu", "expected"), [
+    ({}, True, []),  # what this site uses: nothing to do
+    ({"torchinfo": None}, False, [("torchinfo", [])]),  # missing: installed
+    ({"torchinfo": "0.1"}, False, []),  # an older torchinfo has what the chapter calls: left alone
+    ({"torch": "2.13.0+cu126"}, True, []),  # the same release, another build: left alone
+    ({"torch": "2.4.1+cu121"}, True, [("torch", [])]),  # older, GPU: PyPI's CUDA build
+    ({"torch": "2.4.1"}, False, [("torch", CPU_INDEX)]),  # older, no GPU: the CPU build
+])
+def test_the_install_cell_installs_what_is_missing_and_replaces_an_older_torch(monkeypatch, capsys, installed,
+                                                                               gpu, expected):
+    """What the install cell installs on a reader's machine (Colab's, say), and that it restarts the
+    session when it replaced a package that the session had loaded (this test's torch)."""
     install = next(cell.source for cell in notebook("en", "parameters.md").cells if cell.id == INSTALL_ID)
-    ran, version = [], importlib.metadata.version
+    ran, killed, version = [], [], importlib.metadata.version
 
     def reader_version(name):
         if installed.get(name, "") is None:
@@ -166,10 +176,15 @@ def test_the_install_cell_installs_what_is_missing_or_older(monkeypatch, install
 
     monkeypatch.setattr(importlib.metadata, "version", reader_version)
     monkeypatch.setattr(subprocess, "run", lambda command, **options: ran.append((command, options)))
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/nvidia-smi" if gpu and name == "nvidia-smi" else None)
+    monkeypatch.setattr(os, "kill", lambda pid, signal: killed.append((pid, signal)))
+    monkeypatch.delitem(sys.modules, "torchinfo", raising=False)  # a missing package was never imported
     exec(install, {})  # noqa: S102 - the cell's own code, as the reader's kernel runs it
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    replaced = sorted(name for name, release in installed.items() if release is None or release.startswith("2.4"))
-    assert ran == [([*pip, f"{name}=={pins()[name]}"], {"check": True}) for name in replaced]
+    assert ran == [([*pip, f"{name}=={pins()[name]}", *index], {"check": True}) for name, index in expected]
+    restarted = any(name == "torch" for name, _ in expected)  # torch is loaded here; torchinfo is not
+    assert killed == ([(os.getpid(), 9)] if restarted else [])
+    assert ("Run the notebook again from the top" in capsys.readouterr().out) == restarted
 
 
 def test_a_chapter_that_imports_an_unpinned_package_names_the_page_and_package():

@@ -93,3 +93,12 @@ def test_the_audit_runs_on_the_tested_build_after_its_pages_artifact():
     assert where["make test"] < where["actions/upload-pages-artifact"] < where["make audit"]
     # the same address as the tests' build: make audit finds site/ up to date and builds nothing
     assert steps[where["make audit"]].get("env") == steps[where["make test"]].get("env")
+
+
+def test_the_makefile_installs_torch_from_the_cpu_index_that_the_notebooks_name():
+    """One CPU index: the Makefile's default TORCH_INDEX is tools/project.py's TORCH_CPU_INDEX,
+    which a notebook on a machine without a GPU installs torch from (tools/notebook_setup.py)."""
+    from tools.project import TORCH_CPU_INDEX
+
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.findall(r"(?m)^TORCH_INDEX \?= (\S+)$", makefile) == [TORCH_CPU_INDEX]

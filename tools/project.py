@@ -57,6 +57,11 @@ def pins(root: Path = ROOT) -> dict[str, str]:
     return {name.lower(): release for name, release in re.findall(r"(?m)^([\w.-]+)==(\S+)", text)}
 
 
+# torch's CPU build for Linux (PyPI's Linux wheel is the CUDA build): the Makefile's default
+# TORCH_INDEX, and where a notebook without a GPU gets torch (tools/notebook_setup.py)
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
 def pinned_torch(root: Path = ROOT) -> str:
     """The torch release requirements.txt pins (the one the CPU outputs are printed by)."""
     if "torch" not in pins(root):
