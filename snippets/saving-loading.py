@@ -522,8 +522,8 @@ print([name for name, _ in gate_program.graph_module.named_children()])  # the t
 gate_runnable = gate_program.module()
 for branch_input in (gate_input, -gate_input):  # one input for each branch
     taken = bool(branch_input.mean() > 0)
-    branch = positive if taken else negative
-    print(f"mean > 0: {taken!s:5}", torch.equal(gate_runnable(branch_input), branch(gate.linear(branch_input))))
+    as_in_the_model = Gate.forward(gate, branch_input)  # the model's own forward, with its Python if
+    print(f"mean > 0: {taken!s:5}", torch.equal(gate_runnable(branch_input), as_in_the_model))
 # --8<-- [end:export-cond]
 
 # --8<-- [start:export-dynamic]

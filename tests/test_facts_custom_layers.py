@@ -1007,6 +1007,27 @@ def test_a_function_around_code_it_cannot_trace_breaks_the_graph_and_fullgraph_r
     _with_main(check)
 
 
+def test_the_compiler_runs_the_functions_apply_outside_the_graph_and_compiles_its_forward_as_two_graphs():
+    FunctionErf, erf_outside_pytorch = ns["FunctionErf"], ns["erf_outside_pytorch"]
+    x = torch.linspace(-2, 2, 6, requires_grad=True)
+
+    def check():
+        torch._dynamo.reset()
+        explanation = torch._dynamo.explain(FunctionErf())(x)
+        torch._dynamo.reset()
+        y = torch.compile(FunctionErf(), backend="eager")(x)
+        torch._dynamo.reset()
+        return explanation, y
+
+    explanation, y = _with_main(check)
+    assert type(y.grad_fn).__name__ == "ErfFunctionBackward"  # apply ran as in eager mode, outside any graph
+    before, after = ([getattr(node.target, "__name__", node.target) for node in graph.graph.nodes
+                      if node.op in ("call_function", "call_method")] for graph in explanation.graphs)
+    assert (before, after) == (["flatten"], ["tensor", "reshape"])  # the two sides of .tolist() in forward's code
+    (reason,) = explanation.break_reasons
+    assert reason.user_stack[-1].name == erf_outside_pytorch.__name__  # the break is inside forward's code
+
+
 def test_a_custom_op_is_one_node_of_one_graph_and_compiles_with_the_values_and_gradient_of_erf(ops):
     Erf, erf = ops["Erf"], ops["erf"]
     x = torch.linspace(-2, 2, 6, requires_grad=True)
@@ -1172,6 +1193,27 @@ def test_the_page_runs_the_three_tests_that_do_not_compile_and_they_miss_a_missi
     found = torch.library.opcheck(ops["erf_unregistered"], (x,), test_utils=defaults[3:], raise_exception=False)
     backward = outputs["opcheck"].splitlines()[-1]
     assert backward.startswith("backward: ") and backward.removeprefix("backward: ") in str(found[defaults[3]])
+
+
+def test_autograd_registration_checks_where_a_backward_is_registered_and_custom_op_always_registers_one(ops):
+    erf_unregistered = ops["erf_unregistered"]
+    x = torch.linspace(-2, 2, 6, requires_grad=True)
+    registration = ("test_autograd_registration",)
+    # custom_op registers an autograd kernel even without register_autograd: the test passes ...
+    assert torch._C._dispatch_has_kernel_for_dispatch_key("pmodels::erf_unregistered", "Autograd")
+    assert torch.library.opcheck(erf_unregistered, (x,), test_utils=registration) == {registration[0]: "SUCCESS"}
+    # ... and that kernel raises at the first backward
+    with pytest.raises(RuntimeError, match="no autograd formula was registered. Please use register_autograd"):
+        erf_unregistered(x).sum().backward()
+    # an operator whose gradient comes from its CPU kernel (PyTorch's erf, recorded there), with no
+    # kernel at an autograd key, fails the same test: the backward is registered in the wrong place
+    library = torch.library.Library("pmodels", "FRAGMENT")
+    library.define("facts_cpu_kernel_only(Tensor x) -> Tensor")
+    library.impl("facts_cpu_kernel_only", torch.erf, "CPU")
+    assert not torch._C._dispatch_has_kernel_for_dispatch_key("pmodels::facts_cpu_kernel_only", "Autograd")
+    found = torch.library.opcheck(torch.ops.pmodels.facts_cpu_kernel_only.default, (x,), test_utils=registration,
+                                  raise_exception=False)
+    assert "does not have an autograd kernel defined at an autograd key" in str(found[registration[0]])
 
 
 def test_opcheck_finds_a_missing_fake_and_a_missing_backward_only_on_inputs_that_require_grad(ops):
@@ -1433,6 +1475,45 @@ def test_exercise_softplus_custom_op_takes_a_float_passes_the_checks_and_matches
     assert torch.allclose(ours, theirs)
     torch._dynamo.reset()
     assert outputs["exercise-softplus-as-a-custom-operator"].splitlines()[2:] == ["True", "True"]
+
+def test_exercise_softplus_solution_defines_its_three_checks_and_they_miss_a_missing_backward_that_compiling_finds(ops):
+    import ast
+    import builtins
+
+    from tools.snippets import parse_sections
+
+    sections = {s.name: s.code for s in parse_sections(ROOT / "snippets" / "custom-layers.py")}
+    tree = ast.parse(sections["exercise-softplus-as-a-custom-operator"])
+    names = [node for node in ast.walk(tree) if isinstance(node, ast.Name)]
+    bound = {node.id for node in names if isinstance(node.ctx, ast.Store)}
+    bound |= {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    bound |= {arg.arg for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.Lambda)
+              for arg in node.args.args}
+    free = {node.id for node in names if isinstance(node.ctx, ast.Load)} - bound - set(dir(builtins))
+    assert free == {"torch", "F", "softplus_kernel"}  # the page's imports and the task: nothing from another section
+    defaults = inspect.signature(torch.library.opcheck).parameters["test_utils"].default
+    assert ops["NO_COMPILE"] == defaults[:3]  # the three that do not compile, as in the opcheck section
+    printed = outputs["exercise-softplus-as-a-custom-operator"].splitlines()[1]
+    assert printed == str(dict.fromkeys(defaults[:3], "SUCCESS"))
+
+    @torch.library.custom_op("pmodels::facts_softplus_no_backward", mutates_args=())
+    def no_backward(x: torch.Tensor, beta: float) -> torch.Tensor:
+        return ops["softplus_kernel"](x, beta)
+
+    @no_backward.register_fake
+    def _(x, beta):
+        return torch.empty_like(x)
+
+    x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    assert set(torch.library.opcheck(no_backward, (x, 2.0), test_utils=ops["NO_COMPILE"]).values()) == {"SUCCESS"}
+    found = torch.library.opcheck(no_backward, (x, 2.0), test_utils=defaults[3:], raise_exception=False)
+    assert "no autograd formula was registered" in str(found[defaults[3]])  # what the fourth would find ...
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda t: no_backward(t, 2.0).sum(), backend="eager", fullgraph=True)
+    with pytest.raises(RuntimeError, match="no autograd formula was registered"):
+        torch.autograd.grad(compiled(x), x)  # ... the solution's compiled gradient finds too
+    torch._dynamo.reset()
+
 
 # Numbers quoted in the prose of both pages
 

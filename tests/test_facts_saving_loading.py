@@ -1448,14 +1448,49 @@ def test_torch_cond_records_both_branches_and_chooses_at_run_time():
     gate_program, gate = ns["gate_program"], ns["gate"]
     assert "cond" in ops(gate_program) and torch.ops.higher_order.cond in [n.target for n in gate_program.graph.nodes]
     assert [name for name, _ in gate_program.graph_module.named_children()] == ["true_graph_0", "false_graph_0"]
-    runnable = gate_program.module()
-    for branch_input, branch in ((torch.rand(3, 4) + 0.1, ns["positive"]), (-torch.rand(3, 4) - 0.1, ns["negative"])):
-        assert torch.equal(runnable(branch_input), gate(branch_input))  # other values than the example's
-        assert torch.equal(runnable(branch_input), branch(gate.linear(branch_input)))
+    runnable, Gate = gate_program.module(), ns["Gate"]
+    for branch_input in (torch.rand(3, 4) + 0.1, -torch.rand(3, 4) - 0.1):  # other values than the example's
+        assert torch.equal(runnable(branch_input), gate(branch_input))
+        assert torch.equal(runnable(branch_input), Gate.forward(gate, branch_input))  # the model's own if
+    # the page compares with Gate.forward, the model with its Python if (here the last input's branch,
+    # -linear), so the comparison fails for a program whose branches are swapped
+    assert torch.equal(ns["as_in_the_model"], -gate.linear(-ns["gate_input"]))
+
+    class Swapped(ns["Gate"]):
+        def forward(self, x):
+            return torch.cond(x.mean() > 0, ns["negative"], ns["positive"], (self.linear(x),))
+
+    swapped = Swapped()
+    swapped.load_state_dict(gate.state_dict())
+    swapped_runnable = torch.export.export(swapped, (ns["gate_input"],)).module()
+    for branch_input in (ns["gate_input"], -ns["gate_input"]):
+        assert not torch.equal(swapped_runnable(branch_input), Gate.forward(gate, branch_input))
     assert ops(gate_program).index("aten.linear.default") < ops(gate_program).index("cond")  # before the choice
     branches = [ops(graph) for _, graph in gate_program.graph_module.named_children()]
     assert branches == [["aten.relu.default"], ["aten.neg.default"]]  # only what differs
     assert outputs["export-cond"].splitlines()[2:] == ["mean > 0: True  True", "mean > 0: False True"]
+
+
+def test_cond_branches_may_call_the_modules_layers_whose_parameters_become_inputs_of_both_subgraphs():
+    Gate = ns["Gate"]
+
+    class LayersInBranches(Gate):
+        def forward(self, x):
+            return torch.cond(x.mean() > 0, lambda h: self.linear(h).relu(), lambda h: -self.linear(h), (x,))
+
+    model = LayersInBranches()
+    program = torch.export.export(model, (torch.ones(3, 4),))
+    assert "aten.linear.default" not in ops(program)  # nothing computed before the choice ...
+    parameters = {"p_linear_weight", "p_linear_bias"}
+    for _, branch in program.graph_module.named_children():  # ... the layer runs in each branch
+        assert ops(branch)[0] == "aten.linear.default"
+        assert parameters < {node.name for node in branch.graph.nodes if node.op == "placeholder"}
+    (cond,) = [node for node in program.graph.nodes if node.target is torch.ops.higher_order.cond]
+    assert parameters < {operand.name for operand in cond.args[3]}  # passed in as operands of cond
+    runnable = program.module()
+    for branch_input in (torch.rand(3, 4) + 0.1, -torch.rand(3, 4) - 0.1):
+        assert torch.equal(runnable(branch_input), Gate.forward(model, branch_input))
+    assert ops(program.graph_module.true_graph_0) == ["aten.linear.default", "aten.relu.default"]
 
 
 def test_a_cond_branch_may_not_return_an_operand_itself():
