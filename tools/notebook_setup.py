@@ -35,24 +35,26 @@ ABOUT = {
     "如果 torch 比 {pinned_torch} 旧，它也会换成这个版本，因为各章用到了新版本才有的调用"
     "（没有 GPU 时换成 torch 的 CPU 版）：这需要几分钟。",
 }
-# The install cell's comments, and the line it prints before it restarts the session
+# The install cell's comments
 INSTALL_COMMENTS = {
     "en": {"intro": "# Install what this chapter imports and this Python lacks (Colab has no torchinfo, say),\n"
                     "# and torch itself where it is older than this site's: older releases lack calls it makes.",
            "cpu": "# no GPU: torch's CPU build (PyPI's Linux wheel is the CUDA build, gigabytes)",
            "caches": "# so that the cells below find what was just installed",
            "restart": "# the old release is loaded, and stays loaded: only a new session loads the new one",
-           "kill": "# Colab (and Jupyter) start a new session when the old one stops",
-           "message": "The session restarts, to load what was just installed. Run the notebook again from the top."},
+           "kill": "# Colab (and Jupyter) start a new session when the old one stops"},
     "zh": {"intro": "# 安装本章导入、而当前 Python 环境中没有的包（例如 Colab 没有 torchinfo）；\n"
                     "# torch 比本站的旧时也换成本站的版本：旧版本缺少本章用到的一些调用。",
            "cpu": "# 没有 GPU：装 torch 的 CPU 版（PyPI 上的 Linux 版是 CUDA 版，有好几 GB）",
            "caches": "# 让下面的单元格找得到刚刚安装的包",
            "restart": "# 旧版本已经加载，而且会一直留在内存里：只有新的会话才会加载新版本",
-           "kill": "# 会话停止后，Colab（以及 Jupyter）会启动一个新的会话",
-           "message": "会话将重新启动，以加载刚刚安装的版本。请从头再运行一遍本 Notebook。"},
+           "kill": "# 会话停止后，Colab（以及 Jupyter）会启动一个新的会话"},
 }
 LIST_SEPARATOR = {"en": ", ", "zh": "、"}
+# What the install cell prints before it restarts the session: in both languages, since the cell's
+# code (its comments aside) is the same in every language's notebook, which share one run
+RESTART = ("The session restarts, to load what was just installed: run the notebook again from the top. "
+           "会话将重新启动，以加载刚刚安装的版本：请从头再运行一遍本 Notebook。")
 # The same code in every language (the comments aside), so that the languages' notebooks share one run
 INSTALL = r"""{comments[intro]}
 import importlib
@@ -119,4 +121,4 @@ def setup_sources(code: list[str], lang: str, pinned: dict[str, str], run: dict[
                                pinned_torch=pinned["torch"])
     comments = INSTALL_COMMENTS[lang]
     return about, INSTALL.format(comments=comments, requirements=json.dumps(requirements), cpu_index=TORCH_CPU_INDEX,
-                                 message=json.dumps(comments["message"], ensure_ascii=False))
+                                 message=json.dumps(RESTART, ensure_ascii=False))
