@@ -18,6 +18,7 @@ the tests' `site` fixture builds anyway and leaves that to tests/test_snippets.p
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -25,6 +26,7 @@ import platform
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # Material's banner about MkDocs 2, on every build
@@ -137,29 +139,46 @@ def run_notebooks_ahead(root: Path) -> list[str]:
 
 def build_languages(languages: tuple[str, ...], root: Path, site: Path, plugins: dict | None) -> None:
     """The first language here, and at the same time each other one in a process of its own, on
-    a core each. The others are built into a hidden folder of the site, which MkDocs leaves
-    alone when it empties the site for the first language, and then moved into place; on a
-    failure the others are stopped and their folders removed.
-
-    The processes are forks of this one, made once every configuration is loaded: they import
-    nothing again. What this process runs in other threads at that moment (torch's, a test
-    run's) is never used in them: they only build pages (Linux; Python 3.11, as pinned)."""
-    import multiprocessing
+    a core each (in_forks). The others are built into a hidden folder of the site, which MkDocs
+    leaves alone when it empties the site for the first language, and then moved into place; on
+    a failure the others are stopped and their folders removed."""
     import shutil
 
     targets = {lang: site_dir(lang, site) if lang == languages[0] else site / f".{lang}-building"
                for lang in languages}
     configs = {lang: _config(lang, root, targets[lang], plugins) for lang in languages}
-    fork, children = multiprocessing.get_context("fork"), {}
     try:
         for lang in languages[1:]:
             shutil.rmtree(targets[lang], ignore_errors=True)
+        in_forks({lang: functools.partial(_build_language, lang, root, configs[lang]) for lang in languages})
+        for lang in languages[1:]:
+            shutil.rmtree(site_dir(lang, site), ignore_errors=True)
+            targets[lang].rename(site_dir(lang, site))
+    finally:
+        for lang in languages[1:]:
+            shutil.rmtree(targets[lang], ignore_errors=True)
+
+
+def in_forks(work: dict[str, Callable[[], None]]) -> None:
+    """Each language's work at the same time: the first language's in this process, each other
+    one's in a fork of it, on a core of its own; a failure of any is raised here as a BuildError,
+    once the others are stopped (`make build` and `make serve` build languages with it).
+
+    The forks are made once everything is loaded (configurations, plugins): they import nothing
+    again. What this process runs in other threads at that moment (torch's, a test run's, the
+    live-reload server's) is never used in them: they only build pages (Linux; Python 3.11, as
+    pinned)."""
+    import multiprocessing
+
+    fork, children, languages = multiprocessing.get_context("fork"), {}, list(work)
+    try:
+        for lang in languages[1:]:
             receiver, sender = fork.Pipe(duplex=False)
-            child = fork.Process(target=_build_in_child, args=(lang, root, configs[lang], sender), daemon=True)
+            child = fork.Process(target=_in_child, args=(lang, work[lang], sender), daemon=True)
             child.start()
             sender.close()
             children[lang] = (child, receiver)
-        _build_language(languages[0], root, configs[languages[0]])
+        work[languages[0]]()
         for lang, (child, receiver) in children.items():
             try:
                 failure = receiver.recv()  # None, or why the build failed
@@ -168,25 +187,23 @@ def build_languages(languages: tuple[str, ...], root: Path, site: Path, plugins:
                 failure = f"the build of {LANGUAGE_NAMES[lang]} stopped (exit code {child.exitcode})"
             if failure is not None:
                 raise BuildError(failure)
-            child.join()
-            shutil.rmtree(site_dir(lang, site), ignore_errors=True)
-            targets[lang].rename(site_dir(lang, site))
     finally:
-        for lang, (child, _) in children.items():
+        for child, _ in children.values():
             if child.is_alive():
                 child.terminate()
             child.join()
-            shutil.rmtree(targets[lang], ignore_errors=True)
 
 
-def _build_in_child(lang: str, root: Path, config, sender) -> None:
+def _in_child(lang: str, job: Callable[[], None], sender) -> None:
+    import yaml
+
     try:
-        _build_language(lang, root, config)
+        job()
         sender.send(None)
-    except BuildError as error:
+    except (BuildError, yaml.YAMLError) as error:  # a YAML error names its file and line
         sender.send(str(error))
     except Exception:  # noqa: BLE001 - sent to the parent, which reports it
-        sender.send(f"{config_file(lang, root).name}: the build stopped:\n{traceback.format_exc()}")
+        sender.send(f"{config_file(lang).name}: the build stopped:\n{traceback.format_exc()}")
 
 
 def _config(lang: str, root: Path, target: Path, plugins: dict | None):

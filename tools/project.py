@@ -64,9 +64,10 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 def pinned_torch(root: Path = ROOT) -> str:
     """The torch release requirements.txt pins (the one the CPU outputs are printed by)."""
-    if "torch" not in pins(root):
+    pinned = pins(root)
+    if "torch" not in pinned:
         raise ValueError("requirements.txt pins no torch release (torch==X.Y.Z)")
-    return pins(root)["torch"]
+    return pinned["torch"]
 
 
 # Where `make serve` and the browser tests serve the site: under a path, as GitHub Pages serves a

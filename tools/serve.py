@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -40,10 +41,12 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from tools.browser import site_path
 from tools.build import (
     BuildError,
     build,
     build_languages,
+    in_forks,
     input_files,
     load_language,
     reported,
@@ -260,42 +263,10 @@ class Preview:
             shutil.rmtree(old)
 
     def _render_languages(self, pages: dict[str, set[str]]) -> None:
-        """Each language's pages, the languages at the same time, as tools/build.py builds them:
-        the first here, each other one in a fork of this process, on a core of its own. An English
+        """Each language's pages, the languages at the same time (tools/build.in_forks). An English
         save that brings a Chinese page's stale-translation notice renders both: one after the
         other, the first save took 5.4 s here, over the 5 s a writer should wait."""
-        import multiprocessing
-
-        fork, children, languages = multiprocessing.get_context("fork"), [], list(pages)
-        try:
-            for lang in languages[1:]:
-                receiver, sender = fork.Pipe(duplex=False)
-                child = fork.Process(target=self._render_in_child, args=(lang, pages[lang], sender), daemon=True)
-                child.start()
-                sender.close()
-                children.append((lang, child, receiver))
-            self._render_pages(languages[0], pages[languages[0]])
-            for lang, child, receiver in children:
-                try:
-                    failure = receiver.recv()  # None, or why the build failed
-                except EOFError:
-                    failure = f"the build of {LANGUAGE_NAMES[lang]} stopped (exit code {child.exitcode})"
-                if failure is not None:
-                    raise BuildError(failure)
-        finally:
-            for _, child, _ in children:
-                if child.is_alive():
-                    child.terminate()
-                child.join()
-
-    def _render_in_child(self, lang: str, pages: set[str], sender) -> None:
-        try:
-            self._render_pages(lang, pages)
-            sender.send(None)
-        except (BuildError, yaml.YAMLError) as error:  # a YAML error names its file and line
-            sender.send(str(error))
-        except Exception:  # noqa: BLE001 - sent to the parent, which reports it
-            sender.send(f"the build of {LANGUAGE_NAMES[lang]} stopped:\n{traceback.format_exc()}")
+        in_forks({lang: functools.partial(self._render_pages, lang, pages[lang]) for lang in pages})
 
     def _render_pages(self, lang: str, pages: set[str]) -> None:
         """MkDocs' dirty build of a language into a copy of its served pages: it renders the
@@ -344,7 +315,7 @@ def live_server(preview: Preview, port: int):
     from mkdocs.livereload import LiveReloadServer
 
     server = LiveReloadServer(builder=preview.rebuild, host="127.0.0.1", port=port, root=str(preview.site),
-                              mount_path=urlsplit(site_url(SOURCE)).path)
+                              mount_path=site_path())
     server.error_handler = preview.not_found
     for name in INPUTS:
         server.watch(str(preview.root / name))
