@@ -17,6 +17,7 @@ notebook; a change to the code, a torch upgrade or another device runs it again.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import hashlib
 import html
@@ -344,6 +345,9 @@ async def _run_all(by_key: dict[str, nbformat.NotebookNode], page_of: dict[str, 
                 finally:  # nbclient shuts the kernel down, unless stopped (stop_ahead) while it starts
                     if manager.has_kernel:
                         await manager.shutdown_kernel(now=True)
+                    # nbclient's exit hook for this kernel, left registered when a run was stopped:
+                    # at exit it would fail ("assert self.km is not None") with a traceback
+                    atexit.unregister(client._cleanup_kernel)
         code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
         target = executed_dir(root) / f"{key}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
