@@ -157,23 +157,33 @@ PHONE_JS = """() => {
 }"""
 
 # Click every copy button (Material's on pages, mkdocs-jupyter's on notebook pages) and read
-# what it put on the clipboard, next to the code the block shows.
+# what it put on the clipboard, next to the code the block shows. The clipboard is the browser's,
+# shared with the other tab at work: a click whose copy has not reached it within two seconds is
+# clicked again, twice at most (a CI run under load once read nothing for six blocks in a row), and
+# the copy events the page saw are kept, so that a button that never copies says so.
 COPY_JS = """async () => {
   document.querySelectorAll('details').forEach(details => { details.open = true; });  // as a reader unfolds them
+  let copyEvents = 0;
+  document.addEventListener('copy', () => { copyEvents += 1; });
   const copies = [];
   const buttons = document.querySelectorAll('button.md-code__button[data-md-type="copy"], clipboard-copy');
   for (const button of buttons) {
     const shown = button.tagName === 'CLIPBOARD-COPY'
       ? button.closest('.CodeMirror').querySelector('.highlight-ipynb pre')
       : button.closest('pre').querySelector(':scope > code');
-    await navigator.clipboard.writeText('');
-    button.click();
-    let copied = '';
-    for (let i = 0; i < 50 && !copied; i++) {
-      copied = await navigator.clipboard.readText();
-      if (!copied) await new Promise(resolve => setTimeout(resolve, 10));
+    let copied = '', clicks = 0;
+    const before = copyEvents;
+    while (!copied && clicks < 3) {
+      await navigator.clipboard.writeText('');
+      button.click();
+      clicks += 1;
+      const until = Date.now() + 2000;
+      while (!copied && Date.now() < until) {
+        copied = await navigator.clipboard.readText();
+        if (!copied) await new Promise(resolve => setTimeout(resolve, 10));
+      }
     }
-    copies.push({copied, shown: shown ? shown.textContent : null});
+    copies.push({copied, shown: shown ? shown.textContent : null, clicks, copyEvents: copyEvents - before});
   }
   return copies;
 }"""
@@ -513,6 +523,7 @@ async def _crawl(browser, base: str, visits: dict, addresses: Addresses) -> None
         await _at_desktop_width(tab, visit, addresses)
         if visit.path in (f"{COPIED}/", f"notebooks/{COPIED}/"):
             async with copy_lock:
+                await tab.bring_to_front()  # the tab that copies is the one in front, as a reader's is
                 visit.copies = await tab.evaluate(COPY_JS)
 
     async def worker():
@@ -681,7 +692,8 @@ def test_copy_buttons_copy_exactly_the_code_shown_with_the_languages_comments(cr
     for visit in (page, notebook):
         for number, copy in enumerate(visit.copies, 1):
             if copy["copied"] != (copy["shown"] or "").rstrip("\n"):
-                problems.append(f"{visit.name}: block {number} copies {copy['copied']!r}, but shows {copy['shown']!r}")
+                problems.append(f"{visit.name}: block {number} copies {copy['copied']!r} ({copy['clicks']} clicks, "
+                                f"{copy['copyEvents']} copy events), but shows {copy['shown']!r}")
     copied, sections = [c["copied"] for c in page.copies], shown_sections(ROOT / "snippets" / f"{COPIED}.py", lang)
     if copied != sections:
         problems.append(f"{page.name}: the copy buttons give {len(copied)} blocks that are not the "
