@@ -1444,6 +1444,33 @@ def test_an_if_on_a_tensor_value_stops_export_and_the_partial_graph_goes_to_stde
     assert "u0" in outputs["export-data-dependent"]
 
 
+def test_a_failed_export_logs_a_warning_about_u0_that_set_logs_dynamic_error_turns_off():
+    # in a fresh process: the snippet's run here already turned the warning off
+    program = """
+import contextlib, io, logging, sys, torch
+from torch import nn
+class Gate(nn.Module):
+    def forward(self, x):
+        return x if x.mean() > 0 else -x
+def export():
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):  # the partial graph, printed
+            torch.export.export(Gate(), (torch.ones(3, 4),))
+    except RuntimeError:
+        pass
+export()
+print("----", file=sys.stderr, flush=True)
+torch._logging.set_logs(dynamic=logging.ERROR)
+export()
+"""
+    child = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr
+    before, after = child.stderr.split("----\n")
+    warning = r"^W.*symbolic_shapes.py:\d+\] Unable to find user code corresponding to \{u0\}$"
+    assert re.search(warning, before, re.M), before
+    assert after == "", after
+
+
 def test_torch_cond_records_both_branches_and_chooses_at_run_time():
     gate_program, gate = ns["gate_program"], ns["gate"]
     assert "cond" in ops(gate_program) and torch.ops.higher_order.cond in [n.target for n in gate_program.graph.nodes]

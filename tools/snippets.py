@@ -14,8 +14,10 @@ import contextlib
 import difflib
 import functools
 import io
+import logging
 import re
 import sys
+import threading
 import time
 import traceback
 import types
@@ -159,13 +161,13 @@ def _run(path: Path, text: str, around=lambda section: contextlib.nullcontext(),
     module.__file__ = str(path)
     namespace = module.__dict__
     outputs, seconds = {}, {}
-    with _fresh_figures():
+    with _fresh_figures(), _SectionStderr.installed() as stderr:
         for section, code in zip(sections, compiled):
             buffer, errors = io.StringIO(), io.StringIO()
             start = time.perf_counter()
             body, last, line = code
             try:
-                with (contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(errors),
+                with (contextlib.redirect_stdout(buffer), stderr.into(errors),
                       warnings.catch_warnings(record=True) as warned, running_as_main(module), around(section)):
                     warnings.simplefilter("always")
                     exec(body, namespace)
@@ -226,6 +228,50 @@ def running_as_main(module: types.ModuleType):
         yield
     finally:
         sys.modules["__main__"] = saved
+
+
+class _SectionStderr(io.TextIOBase):
+    """sys.stderr while a snippet file runs. What the running thread writes goes to the running
+    section's buffer; another thread's writes (make serve's server), and any after the run, to the
+    stderr there was. A logging handler keeps the stream it was made with: torch makes its own
+    when a section first imports it, and so keeps this one, and the handlers made before the run
+    are pointed at it while the run lasts. So a warning that torch logs, which a reader sees under
+    the code, is caught as a print to stderr is."""
+
+    def __init__(self, outside):
+        super().__init__()
+        self.outside, self.section, self.thread = outside, None, threading.get_ident()
+
+    def write(self, text: str) -> int:
+        if self.section is not None and threading.get_ident() == self.thread:
+            return self.section.write(text)
+        return self.outside.write(text)
+
+    def flush(self) -> None:
+        self.outside.flush()
+
+    @contextlib.contextmanager
+    def into(self, buffer: io.StringIO):
+        self.section = buffer
+        try:
+            yield
+        finally:
+            self.section = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def installed(cls):
+        stand_in = cls(sys.stderr)
+        loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+        handlers = {handler for logger in loggers for handler in getattr(logger, "handlers", ())
+                    if type(handler) is logging.StreamHandler and handler.stream in (sys.stderr, sys.__stderr__)}
+        streams = {handler: handler.setStream(stand_in) for handler in handlers}
+        try:
+            with contextlib.redirect_stderr(stand_in):
+                yield stand_in
+        finally:
+            for handler, stream in streams.items():
+                handler.setStream(stream)
 
 
 @contextlib.contextmanager
