@@ -495,7 +495,7 @@ class Gate(nn.Module):
 
 
 gate_input = torch.ones(3, 4)
-torch._logging.set_logs(dynamic=logging.ERROR)  # a failed export also logs a warning about u0
+torch._logging.set_logs(dynamic=logging.ERROR)  # a failed export also logs a warning about u0: off from here on
 try:
     with contextlib.redirect_stderr(io.StringIO()):  # export prints the graph it had so far to stderr
         torch.export.export(Gate(), (gate_input,))
@@ -793,7 +793,7 @@ clip = ClipNorm()
 # --8<-- [end:exercise-export-branch-task]
 
 # --8<-- [start:exercise-export-branch]
-try:
+try:  # its warning about u0 stays off: set_logs in the section on data-dependent branches
     with contextlib.redirect_stderr(io.StringIO()):  # export prints the graph it had so far to stderr
         torch.export.export(clip, (torch.zeros(3, 4),))
 except RuntimeError as error:

@@ -1444,31 +1444,36 @@ def test_an_if_on_a_tensor_value_stops_export_and_the_partial_graph_goes_to_stde
     assert "u0" in outputs["export-data-dependent"]
 
 
-def test_a_failed_export_logs_a_warning_about_u0_that_set_logs_dynamic_error_turns_off():
+def test_a_failed_export_warns_that_no_variable_holds_u0_and_set_logs_dynamic_error_turns_it_off(tmp_path):
     # in a fresh process: the snippet's run here already turned the warning off
     program = """
 import contextlib, io, logging, sys, torch
 from torch import nn
 class Gate(nn.Module):
     def forward(self, x):
-        return x if x.mean() > 0 else -x
+        if x.mean() > 0:
+            return x
+        return -x
 def export():
     try:
         with contextlib.redirect_stderr(io.StringIO()):  # the partial graph, printed
             torch.export.export(Gate(), (torch.ones(3, 4),))
-    except RuntimeError:
-        pass
+    except RuntimeError as error:
+        print(error)
 export()
 print("----", file=sys.stderr, flush=True)
 torch._logging.set_logs(dynamic=logging.ERROR)
 export()
 """
-    child = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    (tmp_path / "gate.py").write_text(program, encoding="utf-8")  # a file: the error quotes its line
+    child = subprocess.run([sys.executable, tmp_path / "gate.py"], capture_output=True, text=True, timeout=120)
     assert child.returncode == 0, child.stderr
     before, after = child.stderr.split("----\n")
     warning = r"^W.*symbolic_shapes.py:\d+\] Unable to find user code corresponding to \{u0\}$"
     assert re.search(warning, before, re.M), before
     assert after == "", after
+    # export found the user's line; with no variable holding u0 it suggests no torch._check
+    assert "if x.mean() > 0" in child.stdout and "torch._check" not in child.stdout, child.stdout
 
 
 def test_torch_cond_records_both_branches_and_chooses_at_run_time():
