@@ -2,8 +2,9 @@
 
 import html
 import json
+import posixpath
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import nbformat
 import pytest
@@ -296,3 +297,14 @@ def test_no_file_of_the_site_names_a_placeholder_address(site):
         if path.is_file() and path.suffix in {".html", ".xml", ".txt", ".json", ".ipynb", ".js"}:
             text = path.read_text(encoding="utf-8", errors="replace")
             assert not [p for p in placeholders if p in text], path
+
+
+def test_the_404_page_says_so_in_each_language_its_own_first_each_linking_to_its_home_page(site):
+    """GitHub Pages answers every missing address, in either language, with the root's 404.html."""
+    for lang in LANGUAGES:
+        page_html = (site_dir(lang, site) / "404.html").read_text(encoding="utf-8")
+        said = re.findall(r'<p lang="([^"]+)">([^<]+)<a href="([^"]+)" hreflang="\1">', page_html)
+        assert [said_lang for said_lang, _, _ in said] == [lang, *(other for other in LANGUAGES if other != lang)]
+        for said_lang, text, href in said:
+            assert bool(re.search(CJK, text)) == (said_lang != SOURCE), f"{lang}/404.html: {said_lang}: {text!r}"
+            assert posixpath.normpath(href) + "/" == urlsplit(site_url(said_lang)).path, f"{lang}/404.html: {href}"
