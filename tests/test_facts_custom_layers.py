@@ -1160,6 +1160,20 @@ def test_opcheck_faketensor_test_catches_a_fake_of_the_wrong_dtype():
     assert "Dtypes" in str(results["test_faketensor"]) and results["test_schema"] == "SUCCESS"
 
 
+def erf_with_a_fake_and_no_backward(name: str):
+    """The page's erf as a custom operator (pmodels::<name>, a name per test) with a fake
+    implementation and no backward registered."""
+    @torch.library.custom_op(f"pmodels::{name}", mutates_args=())
+    def op(x: torch.Tensor) -> torch.Tensor:
+        return ns["erf_outside_pytorch"](x)
+
+    @op.register_fake
+    def _(x):
+        return torch.empty_like(x)
+
+    return op
+
+
 def test_opcheck_runs_four_tests_by_default_and_erf_passes_them(ops):
     defaults = inspect.signature(torch.library.opcheck).parameters["test_utils"].default
     assert defaults == ("test_schema", "test_autograd_registration", "test_faketensor", "test_aot_dispatch_dynamic")
@@ -1180,13 +1194,7 @@ def test_the_page_runs_the_three_tests_that_do_not_compile_and_they_miss_a_missi
         assert compiles.called  # the fourth compiles the operator (AOTAutograd's compiled_function)
     assert list(outputs["opcheck"].splitlines()[0].split("'")[1::4]) == list(ns["CHECKS"])
 
-    @torch.library.custom_op("pmodels::facts_fake_but_no_backward", mutates_args=())
-    def no_backward(x: torch.Tensor) -> torch.Tensor:
-        return ns["erf_outside_pytorch"](x)
-
-    @no_backward.register_fake
-    def _(x):
-        return torch.empty_like(x)
+    no_backward = erf_with_a_fake_and_no_backward("facts_fake_but_no_backward")
 
     assert set(torch.library.opcheck(no_backward, (x,), test_utils=ns["CHECKS"]).values()) == {"SUCCESS"}
     # the page's first backward fails with the error that the fourth test reports
@@ -1231,13 +1239,7 @@ def test_opcheck_finds_a_missing_fake_and_a_missing_backward_only_on_inputs_that
         torch.compile(lambda t: erf_unregistered(t), backend="eager", fullgraph=True)(x)  # what compile meets
     torch._dynamo.reset()
 
-    @torch.library.custom_op("pmodels::facts_no_backward", mutates_args=())
-    def no_backward(x: torch.Tensor) -> torch.Tensor:
-        return ns["erf_outside_pytorch"](x)
-
-    @no_backward.register_fake
-    def _(x):
-        return torch.empty_like(x)
+    no_backward = erf_with_a_fake_and_no_backward("facts_no_backward")
 
     with_grad = torch.library.opcheck(no_backward, (x,), raise_exception=False)
     without_grad = torch.library.opcheck(no_backward, (x.detach(),), raise_exception=False)
@@ -1253,13 +1255,7 @@ def test_opcheck_raises_at_a_failure_unless_raise_exception_is_false(ops):
 
 
 def test_opcheck_passes_a_wrong_backward_that_gradcheck_catches(ops):
-    @torch.library.custom_op("pmodels::facts_wrong_backward", mutates_args=())
-    def wrong_backward(x: torch.Tensor) -> torch.Tensor:
-        return ns["erf_outside_pytorch"](x)
-
-    @wrong_backward.register_fake
-    def _(x):
-        return torch.empty_like(x)
+    wrong_backward = erf_with_a_fake_and_no_backward("facts_wrong_backward")
 
     def backward(ctx, grad_output):  # the factor 2 / sqrt(pi) forgotten
         return grad_output * torch.exp(-ctx.saved_tensors[0] ** 2)
